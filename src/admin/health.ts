@@ -1,0 +1,43 @@
+import type { Hono } from 'hono';
+import { query } from '../db/sql.ts';
+import type { PipelineContext } from '../pipeline/context.ts';
+
+/** A check that fails instead of hanging (the shared Redis connection queues commands while it reconnects). */
+async function check(what: string, ms: number, fn: () => Promise<unknown>): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+    return null;
+  } catch (err) {
+    return `${what}: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `/healthz`: the process is up (liveness; never touches a dependency, so a Redis outage does not
+ * get every pod restarted). `/readyz`: Redis answers PING and PostgreSQL `select 1` (readiness);
+ * 503 naming what failed.
+ */
+export function mountHealth(app: Hono, ctx: PipelineContext, timeoutMs = 2_000): void {
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const failures = (
+      await Promise.all([
+        check('redis', timeoutMs, () => ctx.redis.ping()),
+        check('postgres', timeoutMs, () => query(ctx.db, 'select 1 as ok')),
+      ])
+    ).filter((f): f is string => f !== null);
+    if (failures.length > 0) {
+      ctx.log.warn({ failures }, 'not ready');
+      return c.json({ status: 'unavailable', failed: failures.map((f) => f.split(':')[0]), errors: failures }, 503);
+    }
+    return c.json({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' } });
+  });
+}

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { ROLES, type Role } from '../../queues/names.ts';
+import { CliError, type CliIO } from '../io.ts';
+import { collect } from '../parse.ts';
+
+/** Resolves never: the process is owned by the long-running command from here on. */
+const forever = () => new Promise<never>(() => undefined);
+
+export function register(program: Command, io: CliIO): void {
+  program
+    .command('worker')
+    .description(`run worker roles until SIGTERM (${ROLES.join(', ')}; default all)`)
+    .option('--role <role...>', 'roles to run (repeat or comma-separate)', collect)
+    .action(async (opts: { role?: string[] }) => {
+      const roles = opts.role?.length ? opts.role : [...ROLES];
+      const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+      if (unknown.length) throw new CliError(`unknown role ${unknown.join(', ')} (roles: ${ROLES.join(', ')})`, 2);
+      const { runWorkers } = await import('../../runtime/main.ts');
+      await runWorkers(roles as Role[], io.registry);
+      await forever();
+    });
+
+  program
+    .command('simulator')
+    .description('run the OpenAI Batch API simulator (see `batchfleet simulator --help`)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      await runSimulator(args);
+    });
+}
+
+/** Delegates to the simulator's own argument parser. */
+export async function runSimulator(argv: string[]): Promise<void> {
+  const { runSimulatorCli } = await import('../../simulator/index.ts');
+  await runSimulatorCli(argv);
+}

@@ -1,0 +1,75 @@
+import { loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../logging/index.ts';
+import type { PipelineContext } from '../pipeline/context.ts';
+import { createContext } from '../runtime/context.ts';
+import { exampleRegistry } from '../tasks/index.ts';
+import type { TaskRegistry } from '../tasks/registry.ts';
+
+export interface Writer {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+/** Where a CLI run reads its settings and writes its output; everything is injectable for tests. */
+export interface CliIO {
+  stdout: Writer;
+  /** Errors, warnings, logs and progress bars (never mixed into stdout, so `--json` stays parseable). */
+  stderr: Writer;
+  /** Environment read by `loadConfig`. @defaultValue process.env */
+  env: NodeJS.ProcessEnv;
+  /** A ready configuration instead of `env`. */
+  config?: Config;
+  /** A ready context instead of opening one (it is not closed). */
+  ctx?: PipelineContext;
+  /** The fleet's tasks. @defaultValue exampleRegistry() */
+  registry?: TaskRegistry;
+}
+
+/** A refusal or usage problem: printed without a stack trace, with its exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = this.constructor.name;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+export function configOf(io: CliIO): Config {
+  return io.config ?? loadConfig(io.env);
+}
+
+/**
+ * Runs `fn` with a pipeline context built from the configuration (or the injected one), and
+ * closes what it opened. Logs go to stderr at `warn` unless LOG_LEVEL is set.
+ */
+export async function withContext<T>(io: CliIO, fn: (ctx: PipelineContext) => Promise<T>): Promise<T> {
+  if (io.ctx) return fn(io.ctx);
+  const config = configOf(io);
+  const level = io.config || io.env.LOG_LEVEL ? config.log.level : 'warn';
+  const log = createLogger({ level, pretty: false, destination: { write: (s: string) => void io.stderr.write(s) }, name: 'batchfleet-cli' });
+  const ctx = createContext(config, io.registry ?? exampleRegistry(), { log });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Map) return Object.fromEntries(value);
+  return value;
+}
+
+/** Prints one JSON document. */
+export function printJson(io: CliIO, doc: unknown): void {
+  io.stdout.write(`${JSON.stringify(doc, jsonReplacer, 2)}\n`);
+}
+
+/** Prints text lines. */
+export function print(io: CliIO, text: string): void {
+  io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}

@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const json = <T extends z.ZodTypeAny>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+/**
+ * Every setting batchfleet reads from the environment, with its default.
+ * The README's configuration table is generated from the same names; keep them in step.
+ */
+const envSchema = z.object({
+  /** PostgreSQL, the source of truth. The database is created if it is missing. */
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/batchfleet'),
+  /** Redis for BullMQ queues and the token budget. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every BullMQ and budget key, so several fleets can share one Redis. */
+  BATCHFLEET_PREFIX: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only').default('batchfleet'),
+  /** Real OpenAI key. When unset, the built-in simulator is the provider. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  /** Provider base URL. Defaults to OpenAI with a key, to SIMULATOR_URL without one. */
+  OPENAI_BASE_URL: z.string().url().optional(),
+  /** Where the simulator listens when no key is set. */
+  SIMULATOR_URL: z.string().url().default('http://127.0.0.1:8787/v1'),
+  /** Module whose default export is the task registry (or an array of tasks). Default: the example tasks. */
+  BATCHFLEET_TASKS: z.string().min(1).optional(),
+  /** Local directory for built JSONL files and downloaded results. */
+  DATA_DIR: z.string().default('var/data'),
+  /** OpenAI usage tier whose batch queue limits are the default per-model budget (1-5). */
+  OPENAI_TIER: z.coerce.number().int().min(1).max(5).default(1),
+  /** Per-model enqueued-token limits overriding the tier table, e.g. {"gpt-4o-mini": 2000000}. */
+  TOKEN_LIMITS: json(z.record(z.string(), z.number().int().positive())).default({}),
+  /** Fraction of each model's limit kept free as a safety margin. */
+  BUDGET_SAFETY_MARGIN: z.coerce.number().min(0).max(0.9).default(0.1),
+  /** Most batches in flight (submitted, not yet terminal) per task, and per model. */
+  MAX_IN_FLIGHT_PER_TASK: int(20),
+  MAX_IN_FLIGHT_PER_MODEL: int(50),
+  /** Continuous build policy: build once this many items are queued for a task... */
+  BUILD_MIN_ITEMS: int(1),
+  /** ...or once the oldest queued item has waited this long (ms). */
+  BUILD_MAX_WAIT_MS: int(0),
+  /** Adaptive poll interval bounds (ms): fast right after submit, slower while nothing changes. */
+  POLL_MIN_MS: int(1_000),
+  POLL_MAX_MS: int(60_000),
+  /** Global cap on provider status calls per second across the whole fleet. */
+  POLL_RATE_PER_SECOND: int(20),
+  /** A batch that stays in one provider status longer than this (ms) is reported as stuck. */
+  STUCK_AFTER_MS: int(2 * 60 * 60 * 1000),
+  /** A batch still open this long (ms) past its provider expiry is cancelled and its items requeued. */
+  EXPIRY_GRACE_MS: int(60 * 60 * 1000),
+  /** Period of the reconciler inside worker processes (ms); 0 disables the periodic run. */
+  RECONCILE_EVERY_MS: int(60_000),
+  /** How long a worker may take to finish or hand back its jobs on SIGTERM (ms). Keep below Kubernetes' grace period. */
+  SHUTDOWN_TIMEOUT_MS: int(20_000),
+  /** Worker concurrency per role. */
+  CONCURRENCY_INTAKE: int(4),
+  CONCURRENCY_BUILD: int(2),
+  CONCURRENCY_SUBMIT: int(4),
+  CONCURRENCY_POLL: int(20),
+  CONCURRENCY_PROCESS: int(2),
+  /** Optional per-day spend cap (USD); submissions are held once today's spend reaches it. */
+  DAILY_SPEND_CAP_USD: z.coerce.number().positive().optional(),
+  /** Price overrides merged over the shipped table (JSON, see docs/operations.md). */
+  PRICE_OVERRIDES: json(z.unknown()).optional(),
+  /** Secret for verifying OpenAI webhooks (whsec_...). Enables the webhook receiver. */
+  OPENAI_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Admin server (Bull Board, /metrics, health). Credentials are required for the board. */
+  ADMIN_PORT: int(3000),
+  ADMIN_USER: z.string().min(1).default('admin'),
+  ADMIN_PASSWORD: z.string().min(1).optional(),
+  ADMIN_READ_ONLY: bool.default(false),
+  /** Alerts: failure-rate threshold (0-1), spend threshold (USD per day), optional webhook. */
+  ALERT_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.2),
+  ALERT_SPEND_USD: z.coerce.number().positive().optional(),
+  ALERT_WEBHOOK_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Opt-in: show prompt and response bodies in logs. Keys are always redacted. */
+  LOG_BODIES: bool.default(false),
+  LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** The validated configuration every part of batchfleet receives by injection. */
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  provider: { apiKey: string; baseURL: string | undefined; simulated: boolean };
+  dataDir: string;
+  tasksModule: string | undefined;
+  budget: { tier: number; tokenLimits: Record<string, number>; safetyMargin: number };
+  limits: { maxInFlightPerTask: number; maxInFlightPerModel: number };
+  build: { minItems: number; maxWaitMs: number };
+  poll: { minMs: number; maxMs: number; ratePerSecond: number };
+  stuckAfterMs: number;
+  expiryGraceMs: number;
+  reconcileEveryMs: number;
+  shutdownTimeoutMs: number;
+  concurrency: { intake: number; build: number; submit: number; poll: number; process: number };
+  dailySpendCapUsd: number | undefined;
+  priceOverrides: unknown;
+  webhookSecret: string | undefined;
+  admin: { port: number; user: string; password: string | undefined; readOnly: boolean };
+  alerts: { failureRate: number; spendUsd: number | undefined; webhookUrl: string | undefined };
+  log: { level: Env['LOG_LEVEL']; bodies: boolean; pretty: boolean | 'auto' };
+}
+
+/** Reads and validates the configuration; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const simulated = !e.OPENAI_API_KEY;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    prefix: e.BATCHFLEET_PREFIX,
+    provider: {
+      apiKey: e.OPENAI_API_KEY ?? 'sk-simulator',
+      baseURL: e.OPENAI_BASE_URL ?? (simulated ? e.SIMULATOR_URL : undefined),
+      simulated,
+    },
+    dataDir: e.DATA_DIR,
+    tasksModule: e.BATCHFLEET_TASKS,
+    budget: { tier: e.OPENAI_TIER, tokenLimits: e.TOKEN_LIMITS, safetyMargin: e.BUDGET_SAFETY_MARGIN },
+    limits: { maxInFlightPerTask: e.MAX_IN_FLIGHT_PER_TASK, maxInFlightPerModel: e.MAX_IN_FLIGHT_PER_MODEL },
+    build: { minItems: e.BUILD_MIN_ITEMS, maxWaitMs: e.BUILD_MAX_WAIT_MS },
+    poll: { minMs: e.POLL_MIN_MS, maxMs: e.POLL_MAX_MS, ratePerSecond: e.POLL_RATE_PER_SECOND },
+    stuckAfterMs: e.STUCK_AFTER_MS,
+    expiryGraceMs: e.EXPIRY_GRACE_MS,
+    reconcileEveryMs: e.RECONCILE_EVERY_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    concurrency: {
+      intake: e.CONCURRENCY_INTAKE,
+      build: e.CONCURRENCY_BUILD,
+      submit: e.CONCURRENCY_SUBMIT,
+      poll: e.CONCURRENCY_POLL,
+      process: e.CONCURRENCY_PROCESS,
+    },
+    dailySpendCapUsd: e.DAILY_SPEND_CAP_USD,
+    priceOverrides: e.PRICE_OVERRIDES,
+    webhookSecret: e.OPENAI_WEBHOOK_SECRET,
+    admin: { port: e.ADMIN_PORT, user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY },
+    alerts: { failureRate: e.ALERT_FAILURE_RATE, spendUsd: e.ALERT_SPEND_USD, webhookUrl: e.ALERT_WEBHOOK_URL },
+    log: { level: e.LOG_LEVEL, bodies: e.LOG_BODIES, pretty: e.LOG_PRETTY === 'auto' ? 'auto' : e.LOG_PRETTY === 'true' },
+  };
+}

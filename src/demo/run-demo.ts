@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import pino from 'pino';
+import { loadConfig, type Config } from '../config.ts';
+import { ensureDatabase } from '../db/client.ts';
+import { execute, query } from '../db/sql.ts';
+import type { PipelineContext } from '../pipeline/context.ts';
+import { enqueueProcess } from '../pipeline/triggers.ts';
+import { createLogger } from '../logging/index.ts';
+import { createContext } from '../runtime/context.ts';
+import { startFleet } from '../runtime/fleet.ts';
+import { startSimulator } from '../simulator/index.ts';
+import { exampleRegistry } from '../tasks/index.ts';
+import { sampleItems } from './samples.ts';
+import { summarizeRun, type RunSummary } from './summary.ts';
+
+export interface DemoOptions {
+  items: number;
+  scenario: string;
+  seed: number;
+  json: boolean;
+  timeoutSec: number;
+}
+
+export function parseDemoArgs(argv: string[]): DemoOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      items: { type: 'string', default: '1000' },
+      scenario: { type: 'string', default: 'happy' },
+      seed: { type: 'string', default: '42' },
+      json: { type: 'boolean', default: false },
+      'timeout-sec': { type: 'string', default: '900' },
+    },
+  });
+  const items = Number(values.items);
+  if (!Number.isInteger(items) || items < 1) throw new Error(`--items must be a positive integer, got "${values.items}"`);
+  return { items, scenario: values.scenario!, seed: Number(values.seed), json: values.json!, timeoutSec: Number(values['timeout-sec']) };
+}
+
+/** Demo defaults: quick polls, and enough batches in flight to show a fleet at work. */
+function demoConfig(base: Config, simulatorUrl: string | undefined): Config {
+  return {
+    ...base,
+    provider: simulatorUrl ? { apiKey: 'sk-demo-simulator', baseURL: simulatorUrl, simulated: true } : base.provider,
+    poll: { ...base.poll, minMs: Math.min(base.poll.minMs, 250), maxMs: Math.min(base.poll.maxMs, 2_000) },
+    reconcileEveryMs: Math.min(base.reconcileEveryMs || 10_000, 10_000),
+  };
+}
+
+/**
+ * The main job: starts the simulator (unless a real key is set) and every role in this process,
+ * enqueues sample items, waits until every item is final, and prints a summary.
+ */
+export async function runDemo(options: DemoOptions): Promise<RunSummary & { runId: string; scenario: string; seconds: number; simulator: unknown }> {
+  const started = Date.now();
+  const base = loadConfig({ LOG_LEVEL: 'warn', ...process.env });
+  const sim = base.provider.simulated ? await startSimulator({ port: 0, scenario: options.scenario, seed: options.seed }) : undefined;
+  const config = demoConfig(base, sim?.url);
+  await ensureDatabase(config.databaseUrl);
+  const log = createLogger({ level: config.log.level, pretty: false, showBodies: config.log.bodies, destination: pino.destination({ dest: 2, sync: false }) });
+  const ctx = createContext(config, exampleRegistry(), { log });
+  if (sim) await releaseWorkOfStoppedSimulators(ctx);
+  const fleet = await startFleet(ctx, ['intake', 'build', 'submit', 'poll', 'process']);
+  const runId = `demo-${randomUUID().slice(0, 8)}`;
+  try {
+    const items = sampleItems(runId, options.items);
+    for (const task of ['classify-ticket', 'summarize-article'] as const) {
+      const mine = items.filter((i) => i.task === task);
+      for (let i = 0; i < mine.length; i += 500) {
+        await ctx.queues.intake.add('intake', { task, items: mine.slice(i, i + 500).map(({ externalId, input }) => ({ externalId, input })) });
+      }
+    }
+    const bar = process.stderr.isTTY && !options.json
+      ? new cliProgress.SingleBar({ format: 'items {bar} {value}/{total} final | {succeeded} ok {failed} failed | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic)
+      : undefined;
+    bar?.start(options.items, 0, { succeeded: 0, failed: 0 });
+    const deadline = started + options.timeoutSec * 1000;
+    for (;;) {
+      const [c] = await query<{ ok: number; bad: number }>(
+        ctx.db,
+        `select count(*) filter (where status = 'succeeded')::int as ok, count(*) filter (where status = 'failed')::int as bad from items where external_id like $1`,
+        `${runId}-%`,
+      );
+      bar?.update(c!.ok + c!.bad, { succeeded: c!.ok, failed: c!.bad });
+      if (c!.ok + c!.bad >= options.items || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    bar?.stop();
+    const summary = await summarizeRun(ctx.db, `${runId}-`);
+    return { runId, scenario: options.scenario, seconds: Math.round((Date.now() - started) / 100) / 10, ...summary, simulator: sim?.stats() };
+  } finally {
+    await fleet.close(5_000);
+    await ctx.close();
+    await sim?.close();
+  }
+}
+
+/**
+ * The demo's simulator lives in its process: batches an earlier run left open there can never
+ * finish. They end here as failed (nothing executed), so their items go back to the queue and
+ * complete in this run, and built files are uploaded again.
+ */
+async function releaseWorkOfStoppedSimulators(ctx: PipelineContext): Promise<void> {
+  const ended = await query<{ id: string }>(
+    ctx.db,
+    `update batches set status = 'failed', provider_status = null, terminal_at = now(), status_changed_at = now(),
+            output_file_id = null, error_file_id = null,
+            last_error = 'the simulator of an earlier demo run stopped with this batch open'
+      where status in ('submitting', 'validating', 'in_progress', 'finalizing', 'cancelling') returning id`,
+  );
+  await execute(ctx.db, `update batches set input_file_id = null, upload_started_at = null, create_started_at = null where status = 'built'`);
+  for (const { id } of ended) await enqueueProcess(ctx.queues, id);
+}
+
+export function formatSummary(s: Awaited<ReturnType<typeof runDemo>>): string {
+  const pct = s.syncCostUsd > 0 ? ((1 - s.costUsd / s.syncCostUsd) * 100).toFixed(1) : '0';
+  const lines = [
+    `batchfleet demo ${s.runId} (scenario ${s.scenario}) in ${s.seconds} s`,
+    `  items      ${s.items}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.pending} not final`,
+    `  batches    ${s.batches}`,
+    `  tokens     ${s.inputTokens} input, ${s.outputTokens} output`,
+    `  cost       $${s.costUsd.toFixed(6)} at batch price vs $${s.syncCostUsd.toFixed(6)} synchronous (saved ${pct}%)`,
+  ];
+  if (s.failed > 0) lines.push(`  failures   ${Object.entries(s.failuresByReason).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
+  return lines.join('\n');
+}

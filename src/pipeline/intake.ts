@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { query, execute, rowsParam } from '../db/sql.ts';
+import { IntakeRejectedError } from '../errors.ts';
+import { intakePayloadSchema, type IntakeOutcome } from '../queues/payloads.ts';
+import { resolveLimits, type AnyTask } from '../tasks/contract.ts';
+import type { PipelineContext } from './context.ts';
+import { triggerBuild } from './triggers.ts';
+
+interface NewItemRow {
+  id: string;
+  task: string;
+  external_id: string;
+  input: unknown;
+  status: 'queued' | 'failed';
+  estimated_tokens: number;
+  estimated_bytes: number;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/** Records a rejected payload or item so it is counted and visible, never silently dropped. */
+export async function recordRejection(ctx: PipelineContext, reason: string, task: string | null, jobId: string | null): Promise<void> {
+  await execute(ctx.db, 'insert into rejections (reason, task, job_id) values ($1, $2, $3)', reason.slice(0, 2_000), task, jobId);
+}
+
+function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(payload)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** The per-request size of one item: its estimated input tokens and its JSONL line bytes. */
+export function estimateItem(ctx: PipelineContext, task: AnyTask, input: unknown, maxOutputTokens?: number): { tokens: number; bytes: number } {
+  const body = task.buildRequest(input, { maxOutputTokens });
+  const tokens = ctx.tokens.countRequest(task.endpoint, body);
+  const line = JSON.stringify({ custom_id: '00000000-0000-0000-0000-000000000000', method: 'POST', url: task.endpoint, body });
+  return { tokens, bytes: Buffer.byteLength(line) + 1 };
+}
+
+/**
+ * Intake: validates a producer payload and stores its items idempotently on (task, external id).
+ * A bad payload is rejected whole with a reason; a bad item is rejected alone; an item that could
+ * never fit a batch is stored as failed at once, with its reason.
+ */
+export async function intake(ctx: PipelineContext, payload: unknown, jobId: string | null = null): Promise<IntakeOutcome> {
+  const parsed = intakePayloadSchema.safeParse(payload);
+  if (!parsed.success) {
+    const task = typeof (payload as { task?: unknown })?.task === 'string' ? (payload as { task: string }).task : null;
+    const reason = `invalid payload: ${describeIssues(parsed.error.issues)}`;
+    await recordRejection(ctx, reason, task, jobId);
+    throw new IntakeRejectedError(reason, task ?? undefined);
+  }
+  const p = parsed.data;
+  if (!ctx.registry.has(p.task)) {
+    const reason = `unknown task "${p.task}" (known: ${ctx.registry.names().join(', ')})`;
+    await recordRejection(ctx, reason, p.task, jobId);
+    throw new IntakeRejectedError(reason, p.task);
+  }
+  const task = ctx.registry.get(p.task);
+  const limits = resolveLimits(task);
+  const tokenCap = Math.min(limits.maxTokensPerBatch ?? Infinity, await ctx.limits.effective(task.model));
+  const items = 'items' in p ? p.items : [{ externalId: p.externalId, input: p.input }];
+
+  const rows: NewItemRow[] = [];
+  const rejected: IntakeOutcome['rejected'] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (seen.has(item.externalId)) continue;
+    seen.add(item.externalId);
+    const input = task.input.safeParse(item.input);
+    if (!input.success) {
+      rejected.push({ externalId: item.externalId, reason: `invalid input: ${describeIssues(input.error.issues)}` });
+      continue;
+    }
+    let size: { tokens: number; bytes: number };
+    try {
+      size = estimateItem(ctx, task, input.data, limits.maxOutputTokens);
+    } catch (err) {
+      rejected.push({ externalId: item.externalId, reason: `cannot build a request: ${(err as Error).message}` });
+      continue;
+    }
+    const tooBig =
+      size.tokens > tokenCap
+        ? `needs ~${size.tokens} input tokens, more than the ${tokenCap} a batch of ${task.model} may hold`
+        : size.bytes > limits.maxBytesPerBatch
+          ? `its request is ${size.bytes} bytes, more than a batch file may hold`
+          : null;
+    rows.push({
+      id: randomUUID(),
+      task: task.name,
+      external_id: item.externalId,
+      input: input.data,
+      status: tooBig ? 'failed' : 'queued',
+      estimated_tokens: size.tokens,
+      estimated_bytes: size.bytes,
+      error_code: tooBig ? 'too_large' : null,
+      error_message: tooBig ? `item can never fit a batch: ${tooBig}` : null,
+    });
+  }
+
+  for (const r of rejected) await recordRejection(ctx, `${r.externalId}: ${r.reason}`, task.name, jobId);
+
+  const inserted = rows.length
+    ? await query<{ id: string }>(
+        ctx.db,
+        `insert into items (id, task, external_id, input, status, estimated_tokens, estimated_bytes, error_code, error_message, finished_at)
+         select r.id, r.task, r.external_id, r.input, r.status, r.estimated_tokens, r.estimated_bytes, r.error_code, r.error_message,
+                case when r.status = 'failed' then now() end
+           from jsonb_to_recordset($1::jsonb) as r(id uuid, task text, external_id text, input jsonb, status text,
+                estimated_tokens int, estimated_bytes int, error_code text, error_message text)
+         on conflict (task, external_id) do nothing
+         returning id`,
+        rowsParam(rows),
+      )
+    : [];
+  if (inserted.length > 0) await triggerBuild(ctx.queues, task.name);
+  return { accepted: inserted.length, duplicates: rows.length - inserted.length, rejected };
+}

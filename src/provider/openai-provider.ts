@@ -1,0 +1,144 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import OpenAI, { APIConnectionError, APIError, toStreamingFile } from 'openai';
+import { ProviderError } from '../errors.ts';
+import type { BatchProvider, ProviderBatch, ProviderBatchStatus } from './provider.ts';
+
+type SdkBatch = OpenAI.Batches.Batch;
+
+const nullIfEmpty = (v: string | null | undefined): string | null => (v ? v : null);
+
+function toProviderBatch(b: SdkBatch): ProviderBatch {
+  return {
+    id: b.id,
+    status: b.status as ProviderBatchStatus,
+    inputFileId: b.input_file_id,
+    outputFileId: nullIfEmpty(b.output_file_id),
+    errorFileId: nullIfEmpty(b.error_file_id),
+    errors: (b.errors?.data ?? []).map((e) => ({
+      code: e.code ?? null,
+      message: e.message ?? null,
+      param: e.param ?? null,
+      line: e.line ?? null,
+    })),
+    requestCounts: b.request_counts ?? { total: 0, completed: 0, failed: 0 },
+    createdAt: new Date(b.created_at * 1000),
+    expiresAt: b.expires_at ? new Date(b.expires_at * 1000) : null,
+    metadata: (b.metadata ?? {}) as Record<string, string>,
+  };
+}
+
+/** Maps SDK failures to ProviderError: 408/409/429/5xx and connection errors are retryable. */
+export function toProviderError(err: unknown, what: string): unknown {
+  if (err instanceof APIConnectionError) return new ProviderError(`${what}: connection failed`, true);
+  if (err instanceof APIError) {
+    const status = err.status ?? 0;
+    const retryable = status === 408 || status === 409 || status === 429 || status >= 500 || status === 404;
+    const retryAfter = Number(err.headers?.get?.('retry-after-ms') ?? Number(err.headers?.get?.('retry-after') ?? NaN) * 1000);
+    return new ProviderError(`${what}: ${status} ${err.message}`, retryable, status, err.code ?? undefined, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  }
+  return err;
+}
+
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toProviderError(err, what);
+  }
+}
+
+/** The OpenAI Batch API on the official SDK; `baseURL` points it at the simulator or any compatible server. */
+export class OpenAIBatchProvider implements BatchProvider {
+  readonly client: OpenAI;
+
+  constructor(options: { apiKey: string; baseURL?: string; timeoutMs?: number; maxRetries?: number }) {
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      timeout: options.timeoutMs ?? 120_000,
+      maxRetries: options.maxRetries ?? 2,
+    });
+  }
+
+  uploadFile(path: string, filename: string, signal?: AbortSignal): Promise<{ id: string }> {
+    return call('upload file', async () => {
+      const file = await this.client.files.create(
+        { file: toStreamingFile(createReadStream(path), filename, { type: 'application/jsonl' }), purpose: 'batch' },
+        { signal, maxRetries: 0 },
+      );
+      return { id: file.id };
+    });
+  }
+
+  async findFileByName(filename: string): Promise<{ id: string } | null> {
+    for await (const f of this.listBatchFiles()) if (f.filename === filename) return { id: f.id };
+    return null;
+  }
+
+  createBatch(params: { inputFileId: string; endpoint: string; metadata: Record<string, string> }): Promise<ProviderBatch> {
+    return call('create batch', async () =>
+      toProviderBatch(
+        await this.client.batches.create(
+          {
+            input_file_id: params.inputFileId,
+            endpoint: params.endpoint as OpenAI.Batches.BatchCreateParams['endpoint'],
+            completion_window: '24h',
+            metadata: params.metadata,
+          },
+          { maxRetries: 0 },
+        ),
+      ),
+    );
+  }
+
+  async findBatchByMetadata(key: string, value: string): Promise<ProviderBatch | null> {
+    for await (const b of this.listBatches()) if (b.metadata[key] === value) return b;
+    return null;
+  }
+
+  retrieveBatch(id: string, signal?: AbortSignal): Promise<ProviderBatch> {
+    return call('retrieve batch', async () => toProviderBatch(await this.client.batches.retrieve(id, { signal })));
+  }
+
+  cancelBatch(id: string): Promise<ProviderBatch> {
+    return call('cancel batch', async () => toProviderBatch(await this.client.batches.cancel(id)));
+  }
+
+  async *listBatches(): AsyncIterable<ProviderBatch> {
+    try {
+      for await (const b of this.client.batches.list({ limit: 100 })) yield toProviderBatch(b);
+    } catch (err) {
+      throw toProviderError(err, 'list batches');
+    }
+  }
+
+  async *listBatchFiles(): AsyncIterable<{ id: string; filename: string; createdAt: Date }> {
+    try {
+      for await (const f of this.client.files.list({ purpose: 'batch' })) {
+        yield { id: f.id, filename: f.filename, createdAt: new Date(f.created_at * 1000) };
+      }
+    } catch (err) {
+      throw toProviderError(err, 'list files');
+    }
+  }
+
+  async *fileLines(fileId: string, signal?: AbortSignal): AsyncIterable<string> {
+    const res = await call('download file', () => this.client.files.content(fileId, { signal }));
+    if (!res.body) return;
+    const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
+    try {
+      for await (const line of lines) if (line.trim() !== '') yield line;
+    } catch (err) {
+      throw toProviderError(err, 'download file');
+    }
+  }
+
+  async deleteFile(fileId: string): Promise<void> {
+    await call('delete file', () => this.client.files.delete(fileId)).catch((err: unknown) => {
+      if (err instanceof ProviderError && err.status === 404) return;
+      throw err;
+    });
+  }
+}

@@ -1,0 +1,25 @@
+/** The pipeline's queues, in the order data flows through them. */
+export const QUEUES = {
+  intake: 'intake',
+  build: 'build',
+  submit: 'submit',
+  poll: 'poll',
+  process: 'process',
+} as const;
+
+export type Role = keyof typeof QUEUES;
+export const ROLES = Object.keys(QUEUES) as Role[];
+
+/** Each task's results are announced on their own queue. */
+export function resultsQueueName(task: string): string {
+  return `results.${task}`;
+}
+
+/** Deterministic job ids (BullMQ forbids ':' in custom ids). */
+export const jobIds = {
+  build: (task: string) => `build-${task}`,
+  submit: (batchId: string, submission: number) => `submit-${batchId}-${submission}`,
+  poll: (batchId: string, submission: number) => `poll-${batchId}-${submission}`,
+  process: (batchId: string) => `process-${batchId}`,
+  result: (itemId: string) => `result-${itemId}`,
+};

@@ -1,0 +1,63 @@
+import { Worker } from 'bullmq';
+import type { PipelineContext } from '../pipeline/context.ts';
+import { reconcile } from '../pipeline/reconcile.ts';
+import { QUEUES, type Role } from '../queues/names.ts';
+import { processors } from './processors.ts';
+
+export interface Fleet {
+  workers: Worker[];
+  /** Stops taking jobs and waits for active ones up to `timeoutMs`, then hands the rest back. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Starts one BullMQ worker per role on the given context. Lock and stall settings are chosen so
+ * that a deploy (SIGTERM, or a SIGKILL after the grace period) re-runs jobs instead of failing them.
+ */
+export async function startFleet(ctx: PipelineContext, roles: readonly Role[], options: { reconcile?: boolean } = {}): Promise<Fleet> {
+  const procs = processors(ctx);
+  const workers = roles.map((role) => {
+    const worker = new Worker(QUEUES[role], procs[role], {
+      connection: ctx.redis,
+      prefix: ctx.config.prefix,
+      concurrency: ctx.config.concurrency[role],
+      lockDuration: 60_000,
+      stalledInterval: 30_000,
+      maxStalledCount: 5,
+      ...(role === 'poll' ? { limiter: { max: Math.max(1, ctx.config.poll.ratePerSecond), duration: 1_000 } } : {}),
+    });
+    worker.on('error', (err) => ctx.log.warn({ role, err: err.message }, 'worker error'));
+    worker.on('failed', (job, err) => {
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) ctx.log.error({ role, jobId: job.id, err: err.message }, 'job failed for good');
+      else ctx.log.warn({ role, jobId: job?.id, err: err.message }, 'job failed; it will be retried');
+    });
+    return worker;
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  let timer: NodeJS.Timeout | undefined;
+  if (options.reconcile !== false) {
+    const run = () =>
+      reconcile(ctx).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'reconcile failed; it will run again'));
+    await run();
+    if (ctx.config.reconcileEveryMs > 0) {
+      timer = setInterval(run, ctx.config.reconcileEveryMs);
+      timer.unref();
+    }
+  }
+
+  return {
+    workers,
+    async close(timeoutMs = ctx.config.shutdownTimeoutMs) {
+      if (timer) clearInterval(timer);
+      let timedOut = false;
+      const deadline = new Promise<void>((resolve) => setTimeout(() => { timedOut = true; resolve(); }, timeoutMs).unref());
+      await Promise.race([Promise.all(workers.map((w) => w.close())), deadline]);
+      if (timedOut) {
+        ctx.log.warn({ timeoutMs }, 'shutdown bound reached: handing unfinished jobs back');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+      await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * Identifier formats copied from real API objects (reference §1.2, §1.4, §1.7, §4):
+ * `batch_` + 32 hex, `file-` + 22 base62, `batch_req_` + 32 hex, `chatcmpl-` + 29 base62,
+ * `evt_`/`wh_` + 32 hex, request ids as 32 hex. Object ids are random (unique per process, so a
+ * restarted simulator never reuses an id a client may still hold); ids inside result lines are
+ * derived from the seed so that outputs are reproducible.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+function base62From(bytes: Buffer, length: number): string {
+  let out = '';
+  for (let i = 0; out.length < length; i++) {
+    const b = bytes[i % bytes.length] ?? 0;
+    out += BASE62[(b + Math.floor(i / bytes.length) * 7) % 62];
+  }
+  return out;
+}
+
+/** Random hex string of `n` characters. */
+export function randomHex(n: number): string {
+  return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+}
+
+/** Random base62 string of `n` characters. */
+export function randomBase62(n: number): string {
+  return base62From(randomBytes(n), n);
+}
+
+/** Hex digest of the given parts (deterministic), `n` characters. */
+export function hashHex(n: number, ...parts: Array<string | number>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(String(p)).update('\u0000');
+  let hex = h.digest('hex');
+  while (hex.length < n) hex += createHash('sha256').update(hex).digest('hex');
+  return hex.slice(0, n);
+}
+
+/** Base62 digest of the given parts (deterministic), `n` characters. */
+export function hashBase62(n: number, ...parts: Array<string | number>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(String(p)).update('\u0000');
+  return base62From(h.digest(), n);
+}
+
+export const newBatchId = (): string => `batch_${randomHex(32)}`;
+export const newFileId = (): string => `file-${randomBase62(22)}`;
+export const newHttpRequestId = (): string => `req_${randomHex(32)}`;
+export const newEventId = (): string => `evt_${randomHex(32)}`;
+export const newWebhookId = (): string => `wh_${randomHex(32)}`;
+
+/** Opaque, stable id for an API key: never the key itself. */
+export function clientIdForKey(apiKey: string): string {
+  return `key_${hashHex(16, 'client', apiKey)}`;
+}
+
+/** The organization id a key belongs to (each key is its own organization in the simulator). */
+export function organizationForKey(apiKey: string): string {
+  return `org-${hashBase62(24, 'org', apiKey)}`;
+}

@@ -1,0 +1,148 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { DbTx } from '../db/client.ts';
+import { BatchfleetError } from '../errors.ts';
+
+/** Endpoints a task can target; one per batch file. */
+export type Endpoint = '/v1/chat/completions' | '/v1/embeddings' | '/v1/responses';
+
+/** How an attempt's output was judged. `code` is what operators filter on. */
+export type FailureCode =
+  | 'not_json'
+  | 'schema_mismatch'
+  | 'truncated'
+  | 'refusal'
+  | 'content_filter'
+  | 'empty_output'
+  | (string & {});
+
+/** Thrown by a task's `parseOutput` when the provider answered but the answer is not usable. */
+export class OutputValidationError extends BatchfleetError {
+  constructor(
+    readonly code: FailureCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What `parseOutput` receives: the provider's response body, plus the first choice's text for chat. */
+export interface ProviderOutput {
+  body: Record<string, unknown>;
+  /** `choices[0].message.content` for chat completions, `null` otherwise. */
+  content: string | null;
+}
+
+/** Retry and packing limits of one task. Every field has a default (see `resolveLimits`). */
+export interface TaskLimits {
+  /** Attempts that ran at the provider, successes included. Default 3. */
+  maxAttempts: number;
+  /** Spacing before the first retry (ms); doubles each further attempt. Default 1,000. */
+  retryDelayMs: number;
+  /** Times an item may come back unexecuted (batch failed/expired/cancelled) before it fails. Default 10. */
+  maxRequeues: number;
+  /** Requests per batch file (provider maximum 50,000). */
+  maxRequestsPerBatch: number;
+  /** Bytes per batch file (provider maximum 200 MB). */
+  maxBytesPerBatch: number;
+  /** Estimated input tokens per batch; never above the model's budget. Default: the model's budget. */
+  maxTokensPerBatch: number | undefined;
+  /** Batches of this task in flight at once. Default: the fleet's MAX_IN_FLIGHT_PER_TASK. */
+  maxInFlightBatches: number | undefined;
+  /** Output budget of the first attempt, when the request builder does not set one. */
+  maxOutputTokens: number | undefined;
+  /** Factor applied to the output budget after a truncated answer. Default 2. */
+  truncationGrowth: number;
+  /** Ceiling for the grown output budget. Default 16,384. */
+  maxOutputTokensCeiling: number;
+}
+
+/** Context handed to `onResult`: the transaction lets a hook's database writes commit atomically with the result. */
+export interface ResultContext<I, O> {
+  itemId: string;
+  externalId: string;
+  input: I;
+  output: O;
+  tx: DbTx;
+  log: Logger;
+}
+
+/** Context handed to `onFailure` when an item has permanently failed. */
+export interface FailureContext<I> {
+  itemId: string;
+  externalId: string;
+  input: I;
+  code: string;
+  message: string;
+  tx: DbTx;
+  log: Logger;
+}
+
+/**
+ * A kind of work. Adding one is a single module: a name and settings, an input schema,
+ * `buildRequest`, `parseOutput`, and optional hooks.
+ */
+export interface TaskDefinition<I = unknown, O = unknown> {
+  name: string;
+  model: string;
+  endpoint: Endpoint;
+  /** `batch` (default) or `sync`: the same task runs either way with one setting. */
+  mode?: 'batch' | 'sync';
+  input: z.ZodType<I>;
+  /** The request body for one item (the `body` of a batch line). `maxOutputTokens` is set on retries after truncation. */
+  buildRequest(input: I, options: { maxOutputTokens?: number }): Record<string, unknown>;
+  /** Turns the provider's answer into the typed result, or throws OutputValidationError. */
+  parseOutput(output: ProviderOutput, input: I): O;
+  onResult?(ctx: ResultContext<I, O>): Promise<void> | void;
+  onFailure?(ctx: FailureContext<I>): Promise<void> | void;
+  limits?: Partial<TaskLimits>;
+}
+
+/** A task of any input and output type, as the registry holds it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTask = TaskDefinition<any, any>;
+
+/** Identity helper that gives a task literal its types, its name included. */
+export function defineTask<const N extends string, I, O>(
+  task: TaskDefinition<I, O> & { name: N },
+): TaskDefinition<I, O> & { name: N } {
+  return task;
+}
+
+/** Parses JSON content and checks it against a schema, failing with the task-level codes. */
+export function parseJsonContent<T>(content: string | null, schema: z.ZodType<T>): T {
+  if (content === null || content.trim() === '') throw new OutputValidationError('empty_output', 'the answer has no content');
+  let value: unknown;
+  try {
+    value = JSON.parse(content);
+  } catch {
+    throw new OutputValidationError('not_json', `the answer is not JSON: ${content.slice(0, 80)}`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new OutputValidationError('schema_mismatch', `the answer does not match the schema: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+export const DEFAULT_LIMITS: TaskLimits = {
+  maxAttempts: 3,
+  retryDelayMs: 1_000,
+  maxRequeues: 10,
+  maxRequestsPerBatch: 50_000,
+  maxBytesPerBatch: 200 * 1024 * 1024,
+  maxTokensPerBatch: undefined,
+  maxInFlightBatches: undefined,
+  maxOutputTokens: undefined,
+  truncationGrowth: 2,
+  maxOutputTokensCeiling: 16_384,
+};
+
+/** A task's limits with defaults filled in and provider maxima enforced. */
+export function resolveLimits(task: AnyTask): TaskLimits {
+  const l = { ...DEFAULT_LIMITS, ...task.limits };
+  l.maxRequestsPerBatch = Math.min(l.maxRequestsPerBatch, DEFAULT_LIMITS.maxRequestsPerBatch);
+  l.maxBytesPerBatch = Math.min(l.maxBytesPerBatch, DEFAULT_LIMITS.maxBytesPerBatch);
+  return l;
+}

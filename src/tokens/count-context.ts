@@ -1,0 +1,13 @@
+import type { ModelProfile } from './model-profile.ts';
+
+/** What the endpoint-specific counters need: the model's rules and cached text counting. */
+export interface CountContext {
+  readonly profile: ModelProfile;
+  /** Token count of `text` in the model's encoding; long strings are served from the LRU. */
+  text(text: string): number;
+  /**
+   * A count for a structured block (tool list, function list) cached under `kind` + `key`, where `key`
+   * is the block's serialization; `compute` runs only on a cache miss.
+   */
+  block(kind: string, key: string, compute: () => number): number;
+}

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logging/index.ts';
+import type { Role } from '../../src/queues/names.ts';
+import { createContext, type OwnedContext } from '../../src/runtime/context.ts';
+import { startFleet, type Fleet } from '../../src/runtime/fleet.ts';
+import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.ts';
+import { exampleRegistry } from '../../src/tasks/index.ts';
+import type { TaskRegistry } from '../../src/tasks/registry.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Every harness opened and not yet closed: the leak guard fails a test file that leaves one running. */
+export const openHarnesses = new Set<TestHarness>();
+
+export interface TestHarness {
+  ctx: OwnedContext;
+  fleet: Fleet | undefined;
+  sim: SimulatorHandle;
+  database: TestDatabase;
+  prefix: string;
+  config: Config;
+  startFleet(roles?: readonly Role[]): Promise<Fleet>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  scenario?: string | Record<string, unknown>;
+  seed?: number;
+  registry?: TaskRegistry;
+  env?: Record<string, string>;
+  simulator?: Parameters<typeof startSimulator>[0];
+  roles?: readonly Role[] | false;
+}
+
+/**
+ * A private world for one test: its own PostgreSQL schema, its own BullMQ prefix, its own
+ * simulator on a random port and its own data directory, so test files run in parallel.
+ */
+export async function startHarness(options: HarnessOptions = {}): Promise<TestHarness> {
+  const database = await createTestDatabase();
+  const prefix = `bft-${randomUUID().slice(0, 8)}`;
+  const dataDir = await mkdtemp(join(tmpdir(), 'batchfleet-test-'));
+  const sim = await startSimulator({ port: 0, seed: options.seed ?? 1, ...(options.scenario ? { scenario: options.scenario as never } : {}), ...options.simulator });
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    BATCHFLEET_PREFIX: prefix,
+    DATA_DIR: dataDir,
+    SIMULATOR_URL: sim.url,
+    POLL_MIN_MS: '100',
+    POLL_MAX_MS: '500',
+    RECONCILE_EVERY_MS: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...options.env,
+  });
+  const log = createLogger({ level: config.log.level, pretty: false });
+  const ctx = createContext(config, options.registry ?? exampleRegistry(), { db: database.db, log });
+  const harness: TestHarness = {
+    ctx,
+    fleet: undefined,
+    sim,
+    database,
+    prefix,
+    config,
+    async startFleet(roles = ['intake', 'build', 'submit', 'poll', 'process']) {
+      harness.fleet = await startFleet(ctx, roles, { reconcile: false });
+      return harness.fleet;
+    },
+    async close() {
+      openHarnesses.delete(harness);
+      await harness.fleet?.close(5_000);
+      await ctx.close();
+      await ctx.redis.quit().catch(() => undefined);
+      await sim.close();
+      await deletePrefix(prefix);
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  openHarnesses.add(harness);
+  if (options.roles !== false) await harness.startFleet(options.roles || undefined);
+  return harness;
+}
+
+/** Deletes every Redis key under a test prefix (never FLUSHALL: other files share this Redis). */
+export async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
