@@ -71,6 +71,8 @@ const envSchema = z.object({
   CONCURRENCY_SUBMIT: int(4),
   CONCURRENCY_POLL: int(20),
   CONCURRENCY_PROCESS: int(2),
+  /** Provider files (input, output, error) after a batch is processed: `delete` them, or `keep` them (they expire on their own). */
+  PROVIDER_FILE_RETENTION: z.enum(['delete', 'keep']).default('delete'),
   /** Optional per-day spend cap (USD); submissions are held once today's spend reaches it. */
   DAILY_SPEND_CAP_USD: z.coerce.number().positive().optional(),
   /** Price overrides merged over the shipped table (JSON, see docs/operations.md). */
@@ -112,6 +114,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   concurrency: { intake: number; build: number; submit: number; poll: number; process: number };
   dailySpendCapUsd: number | undefined;
+  providerFileRetention: 'delete' | 'keep';
   priceOverrides: unknown;
   webhookSecret: string | undefined;
   admin: { port: number; user: string; password: string | undefined; readOnly: boolean };
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       process: e.CONCURRENCY_PROCESS,
     },
     dailySpendCapUsd: e.DAILY_SPEND_CAP_USD,
+    providerFileRetention: e.PROVIDER_FILE_RETENTION,
     priceOverrides: e.PRICE_OVERRIDES,
     webhookSecret: e.OPENAI_WEBHOOK_SECRET,
     admin: { port: e.ADMIN_PORT, user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY },

@@ -1,6 +1,7 @@
 import { loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../logging/index.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
+import { createRedis } from '../queues/connection.ts';
 import { createContext } from '../runtime/context.ts';
 import { exampleRegistry } from '../tasks/index.ts';
 import type { TaskRegistry } from '../tasks/registry.ts';
@@ -43,18 +44,21 @@ export function configOf(io: CliIO): Config {
 
 /**
  * Runs `fn` with a pipeline context built from the configuration (or the injected one), and
- * closes what it opened. Logs go to stderr at `warn` unless LOG_LEVEL is set.
+ * closes what it opened. Logs go to stderr, errors only unless LOG_LEVEL is set.
  */
 export async function withContext<T>(io: CliIO, fn: (ctx: PipelineContext) => Promise<T>): Promise<T> {
   if (io.ctx) return fn(io.ctx);
   const config = configOf(io);
-  const level = io.config || io.env.LOG_LEVEL ? config.log.level : 'warn';
+  const level = io.config || io.env.LOG_LEVEL ? config.log.level : 'error';
   const log = createLogger({ level, pretty: false, destination: { write: (s: string) => void io.stderr.write(s) }, name: 'batchfleet-cli' });
-  const ctx = createContext(config, io.registry ?? exampleRegistry(), { log });
+  // Unlike a worker's connection, the CLI's gives up quickly when Redis is unreachable instead of waiting for ever.
+  const redis = createRedis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 5_000, retryStrategy: (n) => (n > 3 ? null : 250 * n) });
+  const ctx = createContext(config, io.registry ?? exampleRegistry(), { log, redis });
   try {
     return await fn(ctx);
   } finally {
     await ctx.close();
+    await redis.quit().catch(() => redis.disconnect());
   }
 }
 

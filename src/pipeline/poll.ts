@@ -11,6 +11,7 @@ import { query, execute } from '../db/sql.ts';
 import { TERMINAL_PROVIDER_STATUSES, type ProviderBatch } from '../provider/provider.ts';
 import type { PipelineContext } from './context.ts';
 import { wakeHeld } from './submit.ts';
+import { dissolveBatch } from './dissolve.ts';
 import { enqueueProcess, enqueueSubmit } from './triggers.ts';
 
 export const PROVIDER_OPEN_STATUSES = ['validating', 'in_progress', 'finalizing', 'cancelling'] as const;
@@ -28,6 +29,8 @@ interface PollRow {
   submission: number;
   provider_batch_id: string | null;
   token_limit_failures: number;
+  estimated_tokens: number;
+  task: string;
   expires_at: Date | null;
   status_changed_at: Date;
   cancel_requested_at: Date | null;
@@ -43,7 +46,8 @@ export function nextInterval(ctx: PipelineContext, previousMs: number | undefine
 export async function poll(ctx: PipelineContext, batchId: string, previousIntervalMs?: number): Promise<PollOutcome> {
   const [row] = await query<PollRow>(
     ctx.db,
-    `select id, model, status, submission, provider_batch_id, token_limit_failures, expires_at, status_changed_at, cancel_requested_at
+    `select id, task, model, status, submission, provider_batch_id, token_limit_failures, estimated_tokens::int as estimated_tokens,
+            expires_at, status_changed_at, cancel_requested_at
        from batches where id = $1::uuid`,
     batchId,
   );
@@ -101,6 +105,13 @@ async function resubmitAfterTokenLimit(ctx: PipelineContext, row: PollRow, remot
   await ctx.budget.release(row.model, row.id);
   const reported = parseEnqueuedTokenLimit(message);
   const learnedLimit = reported === null ? null : await ctx.limits.learn(row.model, reported);
+  const effective = await ctx.limits.effective(row.model);
+  if (row.estimated_tokens > effective) {
+    await execute(ctx.db, 'update batches set token_limit_failures = token_limit_failures + 1 where id = $1::uuid', row.id);
+    await dissolveBatch(ctx, { ...row, status: 'failed' }, `${row.estimated_tokens} tokens is more than the ${effective} the learned limit allows`);
+    await wakeHeld(ctx, row.model);
+    return { kind: 'resubmit', delayMs: 0, learnedLimit };
+  }
   const delayMs = Math.min(5 * 60_000, 2_000 * 2 ** Math.min(row.token_limit_failures, 8));
   const reset = await execute(
     ctx.db,

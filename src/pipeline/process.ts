@@ -326,7 +326,8 @@ async function finalize(ctx: PipelineContext, batch: BatchRow): Promise<void> {
     batch.id,
   );
   await ctx.budget.release(batch.model, batch.id);
-  for (const fileId of [batch.input_file_id, batch.output_file_id, batch.error_file_id]) {
+  const toDelete = ctx.config.providerFileRetention === 'keep' ? [] : [batch.input_file_id, batch.output_file_id, batch.error_file_id];
+  for (const fileId of toDelete) {
     if (fileId) await ctx.provider.deleteFile(fileId).catch((err: unknown) => ctx.log.warn({ err, fileId }, 'could not delete a provider file'));
   }
   if (batch.file_path) await ctx.store.remove(batch.file_path);

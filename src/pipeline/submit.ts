@@ -1,5 +1,6 @@
 import { query, execute } from '../db/sql.ts';
 import { batchLines } from './build.ts';
+import { dissolveBatch } from './dissolve.ts';
 import { ProviderError } from '../errors.ts';
 import { jobIds } from '../queues/names.ts';
 import type { PipelineContext } from './context.ts';
@@ -59,7 +60,9 @@ export async function spendToday(ctx: PipelineContext): Promise<number> {
   return row?.usd ?? 0;
 }
 
-/** Gates a built batch: spend cap, then the model's token budget. Returns a hold reason or null. */
+const NEVER_FITS = 'never fits';
+
+/** Gates a built batch: spend cap, then the model's token budget. Returns a hold reason, NEVER_FITS, or null. */
 async function gate(ctx: PipelineContext, batch: BatchRow): Promise<string | null> {
   const cap = ctx.config.dailySpendCapUsd;
   if (cap !== undefined) {
@@ -67,6 +70,7 @@ async function gate(ctx: PipelineContext, batch: BatchRow): Promise<string | nul
     if (spent >= cap) return `daily spend cap reached: $${spent.toFixed(4)} of $${cap}`;
   }
   const limit = await ctx.limits.effective(batch.model);
+  if (batch.estimated_tokens > limit) return NEVER_FITS;
   const r = await ctx.budget.reserve(batch.model, batch.id, batch.estimated_tokens, limit);
   if (!r.ok) return `token budget for ${batch.model}: needs ${batch.estimated_tokens}, ${r.used} of ${r.limit} reserved`;
   return null;
@@ -82,6 +86,10 @@ export async function submit(ctx: PipelineContext, batchId: string): Promise<Sub
   if (!batch) return { kind: 'skipped', status: 'missing' };
   if (batch.status === 'built') {
     const heldBy = await gate(ctx, batch);
+    if (heldBy === NEVER_FITS) {
+      await dissolveBatch(ctx, batch, `${batch.estimated_tokens} tokens is more than ${batch.model}'s current limit allows`);
+      return { kind: 'skipped', status: 'dissolved' };
+    }
     if (heldBy) return hold(ctx, batchId, heldBy, 15_000);
     const moved = await execute(
       ctx.db,

@@ -4,6 +4,7 @@ import { TokenBudget } from '../budget/index.ts';
 import type { Config } from '../config.ts';
 import { createDb, type Db } from '../db/client.ts';
 import { createLogger } from '../logging/index.ts';
+import { instrumentProvider } from '../monitoring/provider-metrics.ts';
 import { ModelLimits } from '../pipeline/model-limits.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { loadPriceTable, resolveModel } from '../pricing/index.ts';
@@ -42,7 +43,7 @@ export function createContext(
     redis,
     queues,
     registry,
-    provider: overrides.provider ?? new OpenAIBatchProvider({ apiKey: config.provider.apiKey, baseURL: config.provider.baseURL }),
+    provider: instrumentProvider(overrides.provider ?? new OpenAIBatchProvider({ apiKey: config.provider.apiKey, baseURL: config.provider.baseURL })),
     tokens: createTokenCounter(),
     budget: new TokenBudget({ redis, prefix: config.prefix }),
     limits: new ModelLimits(db, config, log),

@@ -57,7 +57,6 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
         ctx.log.warn({ timeoutMs }, 'shutdown bound reached: handing unfinished jobs back');
         await Promise.all(workers.map((w) => w.close(true)));
       }
-      await Promise.all(workers.map((w) => w.disconnect().catch(() => undefined)));
     },
   };
 }

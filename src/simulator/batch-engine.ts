@@ -143,6 +143,7 @@ interface BatchRecord {
   usage: WireUsage | null;
   enqueued: { model: string; tokens: number } | null;
   cancelTimer: (() => void) | null;
+  timerAt: number | null;
   inputRetained: boolean;
 }
 
@@ -220,6 +221,7 @@ export class BatchEngine {
       usage: null,
       enqueued: null,
       cancelTimer: null,
+      timerAt: null,
       inputRetained: true,
     };
     this.deps.files.retain(input.inputFile);
@@ -391,9 +393,25 @@ export class BatchEngine {
   }
 
   private schedule(rec: BatchRecord): void {
+    const next = this.nextWake(rec);
+    if (rec.cancelTimer && next === rec.timerAt) return;
     rec.cancelTimer?.();
     rec.cancelTimer = null;
-    if (TERMINAL.has(rec.status) || rec.pending || this.closed) return;
+    rec.timerAt = null;
+    // A due step that did not happen is waiting for real work (validation); that work refreshes.
+    if (next !== null && next > this.deps.clock.now()) {
+      rec.timerAt = next;
+      rec.cancelTimer = this.deps.clock.at(next, () => {
+        rec.cancelTimer = null;
+        rec.timerAt = null;
+        this.refresh(rec);
+      });
+    }
+  }
+
+  /** Simulated time of the batch's next planned transition, if any. */
+  private nextWake(rec: BatchRecord): number | null {
+    if (TERMINAL.has(rec.status) || rec.pending || this.closed) return null;
     let next: number;
     switch (rec.status) {
       case 'validating':
@@ -409,10 +427,9 @@ export class BatchEngine {
         next = rec.cancelDoneAtMs ?? Infinity;
         break;
       default:
-        return;
+        return null;
     }
-    // A due step that did not happen is waiting for real work (validation); that work refreshes.
-    if (Number.isFinite(next) && next > this.deps.clock.now()) rec.cancelTimer = this.deps.clock.at(next, () => this.refresh(rec));
+    return Number.isFinite(next) ? next : null;
   }
 
   /** One transition if one is due; returns whether to look again. */
@@ -535,6 +552,7 @@ export class BatchEngine {
     rec.enqueued = null;
     rec.cancelTimer?.();
     rec.cancelTimer = null;
+    rec.timerAt = null;
     this.deps.logger.info('simulator: batch ended', { batch: rec.id, status: rec.status });
     this.deps.onTerminal?.(type, rec.id, Math.floor(atMs / 1000));
   }

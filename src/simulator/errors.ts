@@ -45,26 +45,34 @@ export const SERVER_ERROR_MESSAGE =
 /** Real 503 message. */
 export const OVERLOADED_MESSAGE = 'The engine is currently overloaded, please try again later.';
 
+/** 401 for a request without a Bearer key. */
 export const unauthorized = (): ApiError => new ApiError(401, MISSING_KEY_MESSAGE, 'invalid_request_error', null, null);
 
+/** 404 for a route that does not exist (real text). */
 export const invalidUrl = (method: string, path: string): ApiError =>
   new ApiError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null, null);
 
+/** 404 for an unknown, deleted, expired or not-yet-visible file. */
 export const fileNotFound = (id: string, param: string | null = 'id'): ApiError =>
   new ApiError(404, `No such File object: ${id}`, 'invalid_request_error', param, null);
 
+/** 404 for an unknown or not-yet-visible batch. */
 export const batchNotFound = (id: string): ApiError =>
   new ApiError(404, `No batch found with id '${id}'.`, 'invalid_request_error', null, null);
 
+/** 400 `missing_required_parameter`. */
 export const missingParam = (param: string): ApiError =>
   new ApiError(400, `Missing required parameter: '${param}'.`, 'invalid_request_error', param, 'missing_required_parameter');
 
+/** 400 `invalid_value`. */
 export const invalidValue = (param: string, message: string): ApiError =>
   new ApiError(400, message, 'invalid_request_error', param, 'invalid_value');
 
+/** 400 `invalid_type`. */
 export const invalidType = (param: string, expected: string): ApiError =>
   new ApiError(400, `Invalid type for '${param}': expected ${expected}.`, 'invalid_request_error', param, 'invalid_type');
 
+/** 429 `rate_limit_exceeded` with `retry-after` and `retry-after-ms`. */
 export const rateLimited = (retryAfterSeconds: number): ApiError =>
   new ApiError(
     429,
@@ -75,6 +83,8 @@ export const rateLimited = (retryAfterSeconds: number): ApiError =>
     { 'retry-after': String(retryAfterSeconds), 'retry-after-ms': String(retryAfterSeconds * 1000) },
   );
 
+/** 500 `server_error` (real text). */
 export const serverError = (): ApiError => new ApiError(500, SERVER_ERROR_MESSAGE, 'server_error', null, null);
 
+/** 503 overloaded (real text). */
 export const overloaded = (): ApiError => new ApiError(503, OVERLOADED_MESSAGE, 'server_error', null, 'overloaded');

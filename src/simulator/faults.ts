@@ -1,8 +1,8 @@
 /**
  * Deterministic fault decisions. Each decision is a pure function of the scenario seed and named
  * inputs, so a seed reproduces a run, and a retry re-rolls:
- * - per-line faults are keyed on (seed, client, custom_id, occurrence), where `occurrence` counts
- *   earlier batches that carried the same custom_id, so a retried request in a NEW batch gets a
+ * - per-line faults are keyed on (seed, custom_id, occurrence), where `occurrence` counts the
+ *   client's earlier batches that carried the same custom_id, so a retried request in a NEW batch gets a
  *   fresh draw; the `http400` fault is keyed on the request body instead, so it is permanent for a
  *   given request (like a real context_length_exceeded);
  * - control-plane faults are keyed on a running request/object counter.
@@ -29,7 +29,7 @@ export function decideLineFault(
   const rates = scenario.lineFaults;
   const applicable = applicableFaults(input.endpoint, input.body);
   if (rates.http400 > 0 && roll(scenario.seed, 'line-http400', canonicalJson(input.body)) < rates.http400) return 'http400';
-  const u = roll(scenario.seed, 'line', input.clientId, input.customId, input.occurrence);
+  const u = roll(scenario.seed, 'line', input.customId, input.occurrence);
   let acc = 0;
   for (const name of STACKED) {
     if (!applicable.has(name)) continue;
@@ -73,6 +73,7 @@ export interface BatchFaults {
   expireWithFraction: number | null;
 }
 
+/** Draw the batch-level faults of batch number `n`. */
 export function decideBatchFaults(scenario: Scenario, n: number): BatchFaults {
   const c = scenario.consistency.batchNotFoundAfterCreate;
   const b = scenario.batchFaults;

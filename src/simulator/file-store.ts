@@ -57,6 +57,7 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
+/** File metadata and bytes of one simulator. */
 export class FileStore {
   private readonly files = new Map<string, FileRecord>();
   private seq = 0;

@@ -44,10 +44,15 @@ export function hashBase62(n: number, ...parts: Array<string | number>): string 
   return base62From(h.digest(), n);
 }
 
+/** `batch_` + 32 hex. */
 export const newBatchId = (): string => `batch_${randomHex(32)}`;
+/** `file-` + 22 base62. */
 export const newFileId = (): string => `file-${randomBase62(22)}`;
+/** `x-request-id` value. */
 export const newHttpRequestId = (): string => `req_${randomHex(32)}`;
+/** Webhook event id. */
 export const newEventId = (): string => `evt_${randomHex(32)}`;
+/** `webhook-id` header value. */
 export const newWebhookId = (): string => `wh_${randomHex(32)}`;
 
 /** Opaque, stable id for an API key: never the key itself. */

@@ -25,6 +25,7 @@ export const LINE_FAULTS = [
   'refusal',
   'contentFilter',
 ] as const;
+/** A per-line fault, or `none`. */
 export type LineFault = (typeof LINE_FAULTS)[number];
 
 /** Endpoints whose requests the simulator can execute. */
@@ -55,6 +56,7 @@ export interface ExecContext {
   idKey: string;
 }
 
+/** `message.refusal` of a refusal fault. */
 export const REFUSAL_TEXT = "I'm sorry, but I can't help with that request.";
 
 /** Real message of a 400 `invalid_prompt` (reference §1.7, sbintuitions/flexeval PR#86). */

@@ -63,6 +63,8 @@ export interface SimulatorOptions {
   logger?: { info(...a: unknown[]): void; warn(...a: unknown[]): void };
   /** Replace the project's token counter (tests). */
   tokenCounter?: TokenCounter;
+  /** Use this clock instead of a new one (its time scale wins over `timeScale`). */
+  clock?: SimClock;
 }
 
 const SILENT = { info: () => undefined, warn: () => undefined };
@@ -77,7 +79,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     webhook: { ...base.webhook, ...(options.webhook ?? {}) },
   };
   const logger = options.logger ?? SILENT;
-  const clock = createSimClock({ timeScale: scenario.timeScale });
+  if (Boolean(scenario.webhook.url) !== Boolean(scenario.webhook.secret)) {
+    throw new Error('simulator webhooks need both a url and a secret (scenario.webhook or options.webhook)');
+  }
+  const clock = options.clock ?? createSimClock({ timeScale: scenario.timeScale });
   const files = await FileStore.create(options.dataDir);
   const stats = new StatsTracker();
   const counter = options.tokenCounter ?? defaultTokenCounter();
@@ -151,7 +156,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           server.closeAllConnections();
         });
         await engine.close();
-        clock.close();
+        if (!options.clock) clock.close();
         await files.close();
       })();
       return closing;

@@ -76,6 +76,7 @@ const bump = (m: Map<string, number>, k: string, by = 1): number => {
   return v;
 };
 
+/** Collects the counters behind {@link SimulatorStats}. */
 export class StatsTracker {
   private clients = new Map<string, ClientState>();
   private requests = 0;

@@ -212,14 +212,17 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
     };
   }
   if (embeddingInputs > limits.maxEmbeddingInputsPerBatch) {
-    errors.push(
-      err(
-        'too_many_tasks',
-        `The batch contains ${fmt(embeddingInputs)} embedding inputs, more than the maximum of ${fmt(limits.maxEmbeddingInputsPerBatch)}.`,
-        null,
-        null,
-      ),
-    );
+    return {
+      ok: false,
+      errors: [
+        err(
+          'too_many_tasks',
+          `The batch contains ${fmt(embeddingInputs)} embedding inputs, more than the maximum of ${fmt(limits.maxEmbeddingInputsPerBatch)}.`,
+          null,
+          null,
+        ),
+      ],
+    };
   }
   if (errors.length > 0) return { ok: false, errors: errors.slice(0, MAX_REPORTED_ERRORS) };
 

@@ -154,7 +154,7 @@ describe('admin server during and after a run', () => {
         );
         return r!.final === ITEMS && r!.open === 0;
       },
-      60_000,
+      90_000,
     );
 
     // A reservation held right now, so that "reserved" is compared on a value other than zero.
@@ -214,7 +214,7 @@ describe('admin server during and after a run', () => {
     } finally {
       await h.ctx.budget.release(MODEL, reservation);
     }
-  });
+  }, 150_000);
 
   it('guards Bull Board with basic auth: 401 without or with wrong credentials, 200 with the right ones', async () => {
     const none = await fetch(`${admin.url}/admin/queues`);
@@ -341,6 +341,10 @@ describe('OpenAI webhook receiver', () => {
 
     // The provider finishes the batch; only the webhook tells us before the next poll in ~60 s.
     h.sim.clock.advance(3_600);
+    await h.sim.idle();
+    // OpenAI sends batch.completed once the batch is completed: so does this test.
+    await waitFor('the provider reporting the batch completed', async () => (await h.ctx.provider.retrieveBatch(batch.provider_batch_id)).status === 'completed');
+    expect(await job.getState()).toBe('delayed');
     const body = JSON.stringify({ id: `evt_${randomUUID().replace(/-/g, '')}`, object: 'event', type: 'batch.completed', created_at: Math.floor(Date.now() / 1000), data: { id: batch.provider_batch_id } });
     const headers = signed(body);
     const started = Date.now();

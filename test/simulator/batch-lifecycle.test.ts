@@ -30,7 +30,7 @@ describe('batch lifecycle', () => {
     t.sim.clock.advance(50);
     const fin = await waitForStatus(t.client, created.id, 'finalizing');
     expect(fin.finalizing_at).toBe(created.created_at + 160);
-    expect(fin.request_counts.completed).toBe(10);
+    expect(fin.request_counts!.completed).toBe(10);
 
     t.sim.clock.advance(300);
     const done = await waitForStatus(t.client, created.id, 'completed');

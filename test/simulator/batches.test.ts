@@ -1,4 +1,4 @@
-import OpenAI, { toFile } from 'openai';
+import OpenAI, { APIError, toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import {
   advanceUntil,
@@ -128,7 +128,7 @@ describe('batches API', () => {
     await advanceUntil(t, b.id, 'completed');
     const err = await t.client.batches.cancel(b.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as OpenAI.APIError).message).toMatch(/Cannot cancel a batch with status 'completed'/);
+    expect((err as APIError).message).toMatch(/Cannot cancel a batch with status 'completed'/);
   });
 
   it('keeps running a batch whose input file was deleted', async () => {
@@ -136,6 +136,6 @@ describe('batches API', () => {
     const b = await createBatch(t.client, chatLines(3));
     await t.client.files.delete(b.input_file_id);
     const done = await advanceUntil(t, b.id, 'completed');
-    expect(done.request_counts.completed).toBe(3);
+    expect(done.request_counts!.completed).toBe(3);
   });
 });

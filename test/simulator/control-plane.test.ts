@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { clientIdForKey } from '../../src/simulator/index.ts';
 import { advanceUntil, chatLines, createBatch, jsonl, startTestSimulator, uploadBatchFile, waitForStatus } from './helpers.ts';
@@ -6,7 +6,7 @@ import { advanceUntil, chatLines, createBatch, jsonl, startTestSimulator, upload
 describe('control-plane faults', () => {
   it('429 with retry-after and retry-after-ms', async () => {
     const t = await startTestSimulator({ scenario: { httpFaults: { rate429: 1, retryAfterSeconds: 7 } } });
-    const err = (await t.client.batches.list().catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await t.client.batches.list().catch((e: unknown) => e)) as APIError;
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err.status).toBe(429);
     expect(err.headers?.get('retry-after')).toBe('7');
@@ -17,12 +17,12 @@ describe('control-plane faults', () => {
 
   it('500 and 503', async () => {
     const t500 = await startTestSimulator({ scenario: { httpFaults: { rate500: 1 } } });
-    const e500 = (await t500.client.files.list().catch((e: unknown) => e)) as OpenAI.APIError;
+    const e500 = (await t500.client.files.list().catch((e: unknown) => e)) as APIError;
     expect(e500).toBeInstanceOf(OpenAI.InternalServerError);
     expect(e500.status).toBe(500);
     expect(e500.type).toBe('server_error');
     const t503 = await startTestSimulator({ scenario: { httpFaults: { rate503: 1 } } });
-    const e503 = (await t503.client.batches.retrieve('batch_x').catch((e: unknown) => e)) as OpenAI.APIError;
+    const e503 = (await t503.client.batches.retrieve('batch_x').catch((e: unknown) => e)) as APIError;
     expect(e503.status).toBe(503);
   });
 

@@ -11,8 +11,8 @@ describe('expiry (24 h window)', () => {
     t.sim.clock.advance(12 * 3600);
     const half = await t.client.batches.retrieve(b.id);
     expect(half.status).toBe('in_progress');
-    expect(half.request_counts.completed).toBeGreaterThan(0);
-    expect(half.request_counts.completed).toBeLessThan(5);
+    expect(half.request_counts!.completed).toBeGreaterThan(0);
+    expect(half.request_counts!.completed).toBeLessThan(5);
 
     const expired = await advanceUntil(t, b.id, ['expired', 'completed'], 3600);
     expect(expired.status).toBe('expired');
@@ -65,7 +65,7 @@ describe('expiry (24 h window)', () => {
     const slow = await createBatch(t.client, chatLines(8));
     const expired = await advanceUntil(t, slow.id, ['expired', 'completed'], 3600);
     expect(expired.status).toBe('expired');
-    expect(expired.request_counts.completed).toBe(4);
+    expect(expired.request_counts!.completed).toBe(4);
 
     const t2 = await startTestSimulator({ scenario: { batchFaults: { stuckValidating: { rate: 1, seconds: 100_000 } } } });
     const stuck = await createBatch(t2.client, chatLines(3));

@@ -23,7 +23,7 @@ export function fixture(name: string): string {
   return readFileSync(new URL(name, WIRE_DIR), 'utf8');
 }
 
-const ajv = new Ajv2020({ strict: true, allErrors: true });
+const ajv = new Ajv2020.default({ strict: true, allErrors: true });
 
 const ERROR_ENVELOPE = {
   type: 'object',

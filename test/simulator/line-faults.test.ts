@@ -22,7 +22,7 @@ const SCHEMA = {
   },
 };
 const responseFormat = { type: 'json_schema', json_schema: { name: 'ticket', strict: true, schema: SCHEMA } };
-const validate = new Ajv2020({ strict: false }).compile(SCHEMA);
+const validate = new Ajv2020.default({ strict: false }).compile(SCHEMA);
 
 const structuredLines = (n: number, prefix = 'req') =>
   Array.from({ length: n }, (_, i) => chatLine(`${prefix}-${i}`, `Ticket ${i}: ${['refund please', 'app crashes', 'add dark mode', 'cannot log in'][i % 4]}`, { response_format: responseFormat }));
@@ -60,7 +60,7 @@ describe('outputs', () => {
       chatLine('short2', 'Write a long answer about shipping delays and refunds', { max_completion_tokens: 2 }),
       chatLine('free', 'Write a long answer about shipping delays and refunds'),
     ]);
-    const by = Object.fromEntries(output.map((l) => [l.custom_id, l.response!.body]));
+    const by: Record<string, any> = Object.fromEntries(output.map((l) => [l.custom_id, l.response!.body]));
     expect(by.short.choices[0].finish_reason).toBe('length');
     expect(by.short.usage.completion_tokens).toBe(3);
     expect(by.short2.usage.completion_tokens).toBe(2);
@@ -73,7 +73,7 @@ describe('outputs', () => {
     const t = await startTestSimulator();
     const { batch, output } = await runBatch(t, [embeddingLine('e1', 'hello'), embeddingLine('e2', ['hello', 'world'], { dimensions: 8 })], { endpoint: '/v1/embeddings' });
     expect(batch.status).toBe('completed');
-    const by = Object.fromEntries(output.map((l) => [l.custom_id, l.response!.body]));
+    const by: Record<string, any> = Object.fromEntries(output.map((l) => [l.custom_id, l.response!.body]));
     expect(by.e1.data[0].embedding).toHaveLength(1536);
     expect(by.e2.data).toHaveLength(2);
     expect(by.e2.data[0].embedding).toHaveLength(8);
@@ -190,7 +190,7 @@ describe('per-line faults (rate 1.0)', () => {
     ]);
     expect(batch.request_counts).toEqual({ total: 3, completed: 1, failed: 2 });
     expect(output.map((l) => l.custom_id)).toEqual(['fine']);
-    const by = Object.fromEntries(errors.map((e) => [e.custom_id, e.response!.body.error]));
+    const by: Record<string, any> = Object.fromEntries(errors.map((e) => [e.custom_id, e.response!.body.error]));
     expect(by.huge).toMatchObject({ code: 'context_length_exceeded', param: 'messages', message: expect.stringMatching(/^This model's maximum context length is 128000 tokens\. However, you requested \d+ tokens \(\d+ in the messages, 200000 in the completion\)/) });
     expect(by.nomsg).toMatchObject({ param: 'messages', code: 'missing_required_parameter' });
   });

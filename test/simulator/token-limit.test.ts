@@ -24,7 +24,7 @@ describe('enqueued token limit', () => {
     const failed = await advanceUntil(t, second.id, ['failed', 'in_progress'], 10);
     expect(failed.status).toBe('failed');
     expect(running.status).toBe('in_progress');
-    const [err] = failed.errors!.data;
+    const [err] = failed.errors!.data!;
     expect(err).toEqual({ code: 'token_limit_exceeded', message: expect.stringMatching(LIMIT_RE), param: null, line: null });
     const m = LIMIT_RE.exec(err!.message!)!;
     expect(m[1]).toBe('gpt-4o-mini');
@@ -62,7 +62,7 @@ describe('enqueued token limit', () => {
     const b1 = await createBatch(t.client, big);
     expect((await advanceUntil(t, b1.id, ['in_progress', 'failed'], 10)).status).toBe('in_progress');
     const b2 = await createBatch(t.client, chatLines(1, 'x2').map((l) => ({ ...l, body: { ...(l.body as object), messages: [{ role: 'user', content: 'word '.repeat(9_000) }] } })));
-    expect((await advanceUntil(t, b2.id, ['in_progress', 'failed'], 10)).errors?.data[0]?.message).toContain('Limit: 20,000 enqueued tokens.');
+    expect((await advanceUntil(t, b2.id, ['in_progress', 'failed'], 10)).errors?.data?.[0]?.message).toContain('Limit: 20,000 enqueued tokens.');
     await t.client.batches.cancel(b1.id);
     await advanceUntil(t, b1.id, 'cancelled');
     const b3 = await createBatch(t.client, chatLines(1, 'x3').map((l) => ({ ...l, body: { ...(l.body as object), messages: [{ role: 'user', content: 'word '.repeat(9_000) }] } })));

@@ -13,7 +13,7 @@ async function failedWith(t: SimTest, text: string, endpoint: '/v1/chat/completi
   expect(failed.model).toBeNull();
   expect(failed.request_counts).toEqual({ total: 0, completed: 0, failed: 0 });
   expect(failed.errors?.object).toBe('list');
-  return failed.errors!.data;
+  return failed.errors!.data!;
 }
 
 describe('input validation', () => {

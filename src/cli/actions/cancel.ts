@@ -30,8 +30,9 @@ export async function cancelBatch(ctx: PipelineContext, idOrProviderId: string):
   if (!b) throw new CliError(`no batch ${idOrProviderId}`);
 
   if (AT_PROVIDER.includes(b.status) && b.provider_batch_id) {
-    await execute(ctx.db, 'update batches set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1::uuid', id);
+    // Recorded once the provider accepted it: a refused cancel must not look requested (the expiry watch skips requested ones).
     const remote = await ctx.provider.cancelBatch(b.provider_batch_id);
+    await execute(ctx.db, 'update batches set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1::uuid', id);
     await wakePoll(ctx, b.provider_batch_id).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message, batchId: id }, 'could not wake the poll loop; it will see the cancel on its next poll'));
     ctx.log.warn({ batchId: id, providerBatchId: b.provider_batch_id, providerStatus: remote.status }, 'batch cancel requested by an operator');
     return { batchId: id, providerBatchId: b.provider_batch_id, previousStatus: b.status, outcome: 'cancel_requested', providerStatus: remote.status };

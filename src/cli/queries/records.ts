@@ -61,7 +61,8 @@ export async function listItems(db: Db, filter: ItemFilter): Promise<ItemRow[]> 
       where ($1::text is null or i.task = $1)
         and ($2::text is null or i.status = $2)
         and ($3::text is null or i.error_code = $3)
-        and ($4::uuid is null or i.batch_id = $4::uuid or exists (select 1 from attempts a where a.item_id = i.id and a.batch_id = $4::uuid))
+        and ($4::uuid is null or i.id in (select a.item_id from attempts a where a.batch_id = $4::uuid
+                                         union all select j.id from items j where j.batch_id = $4::uuid))
       order by i.updated_at desc, i.id
       limit $5`,
     filter.task ?? null,

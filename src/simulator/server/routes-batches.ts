@@ -1,5 +1,6 @@
 /** `/v1/batches`: create, retrieve, list (newest first, `after`/`limit`/`has_more`), cancel. */
 import { batchNotFound, invalidType, invalidValue, missingParam } from '../errors.ts';
+import type { WireBatch } from '../batch-engine.ts';
 import { EXECUTABLE_ENDPOINTS } from '../line-executor.ts';
 import type { SimContext } from './context.ts';
 import { readJson, type Reply, type RequestContext, type Route } from './http.ts';
@@ -65,7 +66,7 @@ async function create(sim: SimContext, rc: RequestContext): Promise<Reply> {
   return loseCreateResponse(sim, rc) ?? { json: batch };
 }
 
-function visibleBatch(sim: SimContext, rc: RequestContext): ReturnType<SimContext['engine']['get']> & object {
+function visibleBatch(sim: SimContext, rc: RequestContext): { batch: WireBatch; hidden: boolean } {
   const id = rc.params.id ?? '';
   const found = sim.engine.get(rc.clientId, id);
   if (!found) throw batchNotFound(id);

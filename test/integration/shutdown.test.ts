@@ -1,0 +1,229 @@
+/*
+ * Issue #6, graceful shutdown: a worker process that receives SIGTERM in the middle of a stage
+ * (intake, build, submit, poll, process) exits with code 0 within its bound (SHUTDOWN_TIMEOUT_MS,
+ * 3,000 ms here, plus slack for closing connections and the process exit), no BullMQ job ends in
+ * `failed` because of it, and another process then completes the work. The stages are made busy on
+ * purpose: 10,000-item intake jobs, a 10,000-item build, every provider call slowed by the
+ * simulator's `slow` control-plane fault (submit and poll), and 10,000-line result files (process).
+ */
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import type { Job, Queue } from 'bullmq';
+import { query } from '../../src/db/sql.ts';
+import { sampleItems } from '../../src/demo/samples.ts';
+import { ROLES, type Role } from '../../src/queues/names.ts';
+import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
+import { checkInvariants, enqueueItems, violations } from '../chaos/chaos.ts';
+import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
+import { ProcessGroup, waitForWorkers, workerEnv, type WorkerProcess } from '../support/processes.ts';
+import { waitFor } from '../support/wait.ts';
+
+const BOUND_MS = 3_000;
+/** Closing Redis and PostgreSQL connections and the exit itself, on a loaded 2-core machine. */
+const SLACK_MS = 2_500;
+const PER_TASK = 10_000;
+const ITEMS = 2 * PER_TASK;
+const TOKEN_LIMITS = JSON.stringify({ 'gpt-4o-mini': 20_000_000 }); // one batch per task, never held by the budget
+const SLOW_MS = 800;
+
+let h: TestHarness;
+let group: ProcessGroup;
+
+beforeAll(async () => {
+  h = await startHarness({
+    scenario: { extends: 'happy', name: 'slow-control-plane', httpFaults: { slowRate: 1, slowMs: SLOW_MS } },
+    registry: countingRegistry,
+    roles: false,
+    env: { TOKEN_LIMITS },
+  });
+  await h.database.db.$executeRawUnsafe(HOOK_TABLE_SQL);
+  group = new ProcessGroup(
+    workerEnv(
+      { databaseUrl: h.database.url, redisUrl: REDIS_URL, prefix: h.prefix, simulatorUrl: h.sim.url, dataDir: h.config.dataDir },
+      { SHUTDOWN_TIMEOUT_MS: String(BOUND_MS), TOKEN_LIMITS },
+    ),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await group?.stopAll();
+  await h?.close();
+});
+
+interface Stopped {
+  exit: { code: number | null; signal: string | null };
+  ms: number;
+  timedOut: boolean;
+  signalledAt: number;
+  /** The jobs that were active in the stage's queue when SIGTERM was sent. */
+  activeAtSignal: Job[];
+}
+
+/** Starts one worker of `role` that takes one job at a time, and waits until it listens. */
+async function startOne(role: Role): Promise<WorkerProcess> {
+  const before = await h.ctx.queues.byRole[role].getWorkersCount();
+  const proc = group.start(role, { [`CONCURRENCY_${role.toUpperCase()}`]: '1' });
+  await waitForWorkers(h.ctx.queues, { [role]: before + 1 }, 60_000);
+  return proc;
+}
+
+/** Waits until `busy()` holds, then sends SIGTERM and measures the exit. */
+async function sigtermWhen(proc: WorkerProcess, queue: Queue, what: string, busy: () => Promise<boolean>): Promise<Stopped> {
+  await waitFor(what, busy, 90_000, 10);
+  const activeAtSignal = await queue.getActive();
+  const signalledAt = Date.now();
+  const r = await proc.terminate(BOUND_MS + SLACK_MS + 20_000);
+  return { ...r, signalledAt, activeAtSignal };
+}
+
+function expectCleanExitWithinBound(s: Stopped): void {
+  expect(s.timedOut).toBe(false);
+  expect(s.exit).toMatchObject({ code: 0, signal: null });
+  expect(s.ms).toBeLessThanOrEqual(BOUND_MS + SLACK_MS);
+}
+
+async function failedJobs(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const role of ROLES) out[role] = await h.ctx.queues.byRole[role].getFailedCount();
+  return out;
+}
+const NONE_FAILED = Object.fromEntries(ROLES.map((r) => [r, 0]));
+
+const timings: string[] = [];
+
+describe('SIGTERM in the middle of each stage', () => {
+  it('intake: finishes the 10,000-item job it holds, exits 0 within the bound; another process takes the rest', async () => {
+    onTestFailed(() => console.error(group.report()));
+    const a = await startOne('intake');
+    await enqueueItems(h.ctx.queues, sampleItems('sd', ITEMS), PER_TASK);
+    const s = await sigtermWhen(a, h.ctx.queues.intake, 'an intake job active', async () => (await h.ctx.queues.intake.getActiveCount()) > 0);
+    timings.push(`intake: exit ${s.exit.code} after ${s.ms} ms`);
+    expectCleanExitWithinBound(s);
+    // It was in the middle of a job, and finished it before exiting.
+    expect(s.activeAtSignal).toHaveLength(1);
+    const held = await h.ctx.queues.intake.getJob(s.activeAtSignal[0]!.id!);
+    expect(await held!.getState()).toBe('completed');
+    expect(held!.finishedOn).toBeGreaterThanOrEqual(s.signalledAt);
+    expect(held!.returnvalue).toMatchObject({ accepted: PER_TASK });
+
+    await startOne('intake');
+    await waitFor('every item stored', async () => {
+      const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from items where status = 'queued'`);
+      return r!.n === ITEMS;
+    });
+    expect(await h.ctx.queues.intake.getCompletedCount()).toBe(2);
+    expect(await failedJobs()).toEqual(NONE_FAILED);
+  }, 180_000);
+
+  it('build: a build interrupted by SIGTERM exits 0 within the bound; the batches are then built once', async () => {
+    onTestFailed(() => console.error(group.report()));
+    const a = await startOne('build');
+    const s = await sigtermWhen(a, h.ctx.queues.build, 'a batch being built', async () => {
+      const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where status = 'building'`);
+      return r!.n > 0;
+    });
+    timings.push(`build: exit ${s.exit.code} after ${s.ms} ms`);
+    expectCleanExitWithinBound(s);
+    expect(s.activeAtSignal.length).toBeGreaterThanOrEqual(1);
+
+    await startOne('build');
+    await waitFor('both batches built', async () => {
+      const [r] = await query<{ built: number; other: number; queued: number }>(
+        h.ctx.db,
+        `select count(*) filter (where status = 'built')::int as built, count(*) filter (where status <> 'built')::int as other,
+                (select count(*)::int from items where status = 'queued') as queued from batches`,
+      );
+      return r!.built === 2 && r!.other === 0 && r!.queued === 0;
+    });
+    const batches = await query<{ request_count: number; items: number }>(
+      h.ctx.db,
+      `select b.request_count, (select count(*)::int from items i where i.batch_id = b.id and i.status = 'batched') as items from batches b`,
+    );
+    expect(batches).toEqual([
+      { request_count: PER_TASK, items: PER_TASK },
+      { request_count: PER_TASK, items: PER_TASK },
+    ]);
+    expect(await failedJobs()).toEqual(NONE_FAILED);
+  }, 180_000);
+
+  it('submit: SIGTERM during a slow upload/create exits 0 within the bound; each batch is created exactly once', async () => {
+    onTestFailed(() => console.error(group.report()));
+    const a = await startOne('submit');
+    const s = await sigtermWhen(a, h.ctx.queues.submit, 'a batch submitting', async () => {
+      const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where status = 'submitting'`);
+      return r!.n > 0;
+    });
+    timings.push(`submit: exit ${s.exit.code} after ${s.ms} ms`);
+    expectCleanExitWithinBound(s);
+    expect(s.activeAtSignal).toHaveLength(1);
+
+    await startOne('submit');
+    await waitFor(
+      'both batches at the provider',
+      async () => {
+        const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where provider_batch_id is not null and status <> 'submitting'`);
+        return r!.n === 2;
+      },
+      90_000,
+    );
+    const seen = Object.values(h.sim.stats().clients)[0]!;
+    expect(seen.batchesCreated).toBe(2);
+    expect(Object.values(seen.batchesByMetadata.batchfleet_batch_id ?? {}).map((v) => v.count)).toEqual([1, 1]);
+    expect(seen.duplicateInputFiles).toEqual([]);
+    expect(await failedJobs()).toEqual(NONE_FAILED);
+  }, 180_000);
+
+  it('poll: SIGTERM during a slow status call exits 0 within the bound; another process polls to the end', async () => {
+    onTestFailed(() => console.error(group.report()));
+    const a = await startOne('poll');
+    const s = await sigtermWhen(a, h.ctx.queues.poll, 'a poll job active', async () => (await h.ctx.queues.poll.getActiveCount()) > 0);
+    timings.push(`poll: exit ${s.exit.code} after ${s.ms} ms`);
+    expectCleanExitWithinBound(s);
+    expect(s.activeAtSignal).toHaveLength(1);
+    // The interrupted poll run finished and parked its loop again (delayed), it did not fail.
+    const loop = await h.ctx.queues.poll.getJob(s.activeAtSignal[0]!.id!);
+    expect(['delayed', 'waiting', 'completed']).toContain(await loop!.getState());
+
+    await startOne('poll');
+    await waitFor(
+      'both batches completed at the provider and recorded',
+      async () => {
+        const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where status = 'completed' and output_file_id is not null`);
+        return r!.n === 2;
+      },
+      120_000,
+    );
+    expect(await failedJobs()).toEqual(NONE_FAILED);
+  }, 180_000);
+
+  it('process: SIGTERM while a result file is being processed exits 0 within the bound; every item ends exactly once', async () => {
+    onTestFailed(() => console.error(group.report()));
+    const a = await startOne('process');
+    const s = await sigtermWhen(a, h.ctx.queues.process, 'a result file half processed', async () => {
+      const [r] = await query<{ n: number }>(h.ctx.db, 'select count(*)::int as n from attempts');
+      return r!.n > 0;
+    });
+    timings.push(`process: exit ${s.exit.code} after ${s.ms} ms`);
+    expectCleanExitWithinBound(s);
+    expect(s.activeAtSignal.length).toBeGreaterThanOrEqual(1);
+
+    await startOne('process');
+    await waitFor(
+      'every item final and both batches processed',
+      async () => {
+        const [r] = await query<{ final: number; open: number }>(
+          h.ctx.db,
+          `select (select count(*)::int from items where status in ('succeeded', 'failed')) as final, (select count(*)::int from batches where status <> 'processed') as open`,
+        );
+        return r!.final === ITEMS && r!.open === 0;
+      },
+      170_000,
+    );
+    await h.sim.idle();
+    const inv = await checkInvariants(h.ctx.db, h.sim);
+    expect(violations(inv, ITEMS)).toEqual([]);
+    expect(inv).toMatchObject({ succeeded: ITEMS, attempts: ITEMS, providerBatches: 2, succeededMoreThanOnce: 0 });
+    expect(await failedJobs()).toEqual(NONE_FAILED);
+    expect(group.crashed()).toEqual([]);
+    console.log(`shutdown: ${timings.join('; ')}`);
+  }, 240_000);
+});
