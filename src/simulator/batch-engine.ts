@@ -509,12 +509,12 @@ export class BatchEngine {
   }
 
   private checkTokenLimit(rec: BatchRecord, input: ValidInput): BatchError | null {
-    // Bring the client's other batches up to date first, so ended batches have freed their tokens.
-    for (const other of this.batches.values()) if (other !== rec && other.clientId === rec.clientId) this.refresh(other);
+    // Bring the organization's other batches up to date first, so ended batches have freed their tokens.
+    for (const other of this.batches.values()) if (other !== rec && other.organization === rec.organization) this.refresh(other);
     const model = resolveSnapshot(input.model);
     let enqueued = 0;
     for (const other of this.batches.values()) {
-      if (other.clientId === rec.clientId && other.enqueued?.model === model) enqueued += other.enqueued.tokens;
+      if (other.organization === rec.organization && other.enqueued?.model === model) enqueued += other.enqueued.tokens;
     }
     const limit = this.limitFor(input.model);
     if (enqueued + input.tokens <= limit) return null;

@@ -10,7 +10,6 @@ import { startAdminServer, type AdminServer } from '../../src/admin/index.ts';
 import { createDb } from '../../src/db/client.ts';
 import { query } from '../../src/db/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
-import { instrumentProvider } from '../../src/monitoring/index.ts';
 import { createContext } from '../../src/runtime/context.ts';
 import { exampleRegistry } from '../../src/tasks/index.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';
@@ -104,7 +103,6 @@ describe('admin server during and after a run', () => {
       simulator: { timeScale: 200 },
       env: { ADMIN_USER: USER, ADMIN_PASSWORD: PASSWORD, OPENAI_WEBHOOK_SECRET: SECRET },
     });
-    h.ctx.provider = instrumentProvider(h.ctx.provider);
     await h.startFleet();
     admin = await startAdminServer(h.ctx, { port: 0, host: '127.0.0.1' });
   });

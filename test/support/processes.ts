@@ -113,6 +113,16 @@ export class WorkerProcess {
     return this.out.slice(-TAIL_BYTES);
   }
 
+  /** Waits until the child has printed a line matching `pattern` (e.g. a log message); fails if it exits first. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.out)) {
+      if (!this.alive) throw new Error(`worker ${this.name} exited before printing ${pattern}:\n${this.output()}`);
+      if (Date.now() > deadline) throw new Error(`worker ${this.name} did not print ${pattern} within ${timeoutMs} ms:\n${this.output()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** Sends a signal (SIGKILL by default) and waits for the exit. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<ExitInfo> {
     if (this.exitInfo) return this.exitInfo;

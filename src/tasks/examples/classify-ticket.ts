@@ -23,7 +23,7 @@ export const classifyTicket = defineTask({
     subject: z.string().min(1).max(500),
     body: z.string().min(1).max(20_000),
   }),
-  limits: { maxAttempts: 6, maxOutputTokens: 150 },
+  limits: { maxAttempts: 8, maxOutputTokens: 150 },
   buildRequest: (input, { maxOutputTokens }) => ({
     model: 'gpt-4o-mini',
     messages: [

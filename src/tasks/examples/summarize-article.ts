@@ -15,7 +15,7 @@ export const summarizeArticle = defineTask({
     text: z.string().min(1).max(100_000),
     url: z.string().url().optional(),
   }),
-  limits: { maxAttempts: 6, maxOutputTokens: 200 },
+  limits: { maxAttempts: 8, maxOutputTokens: 200 },
   buildRequest: (input, { maxOutputTokens }) => ({
     model: 'gpt-4o-mini',
     messages: [
