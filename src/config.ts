@@ -71,6 +71,12 @@ const envSchema = z.object({
   CONCURRENCY_SUBMIT: int(4),
   CONCURRENCY_POLL: int(20),
   CONCURRENCY_PROCESS: int(2),
+  /** Tasks forced into sync mode (comma-separated names), whatever their `mode`: the one-setting switch of F13. */
+  SYNC_TASKS: z.string().default('').transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)),
+  /** Sync mode: requests per minute per model, fleet-wide (enforced in Redis). */
+  SYNC_RPM: z.coerce.number().int().positive().default(500),
+  /** Sync mode: requests in flight at once per process. */
+  SYNC_CONCURRENCY: z.coerce.number().int().positive().default(8),
   /** Provider files (input, output, error) after a batch is processed: `delete` them, or `keep` them (they expire on their own). */
   PROVIDER_FILE_RETENTION: z.enum(['delete', 'keep']).default('delete'),
   /** Optional per-day spend cap (USD); submissions are held once today's spend reaches it. */
@@ -113,6 +119,8 @@ export interface Config {
   reconcileEveryMs: number;
   shutdownTimeoutMs: number;
   concurrency: { intake: number; build: number; submit: number; poll: number; process: number };
+  /** Sync mode (F13): tasks forced to sync, fleet-wide requests per minute per model, per-process concurrency. */
+  sync: { tasks: string[]; rpm: number; concurrency: number };
   dailySpendCapUsd: number | undefined;
   providerFileRetention: 'delete' | 'keep';
   priceOverrides: unknown;
@@ -158,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       poll: e.CONCURRENCY_POLL,
       process: e.CONCURRENCY_PROCESS,
     },
+    sync: { tasks: e.SYNC_TASKS, rpm: e.SYNC_RPM, concurrency: e.SYNC_CONCURRENCY },
     dailySpendCapUsd: e.DAILY_SPEND_CAP_USD,
     providerFileRetention: e.PROVIDER_FILE_RETENTION,
     priceOverrides: e.PRICE_OVERRIDES,

@@ -78,13 +78,17 @@ export async function runDemo(options: DemoOptions): Promise<RunSummary & { runI
     bar?.start(options.items, 0, { succeeded: 0, failed: 0 });
     const deadline = started + options.timeoutSec * 1000;
     for (;;) {
-      const [c] = await query<{ ok: number; bad: number }>(
+      // A database restart mid-run is survived: the workers retry, and so does this wait.
+      const c = await query<{ ok: number; bad: number }>(
         ctx.db,
         `select count(*) filter (where status = 'succeeded')::int as ok, count(*) filter (where status = 'failed')::int as bad from items where external_id like $1`,
         `${runId}-%`,
+      ).then(
+        (rows) => rows[0]!,
+        (err: unknown) => (log.warn({ err: (err as Error).message }, 'progress check failed; retrying'), undefined),
       );
-      bar?.update(c!.ok + c!.bad, { succeeded: c!.ok, failed: c!.bad });
-      if (c!.ok + c!.bad >= options.items || Date.now() > deadline) break;
+      if (c) bar?.update(c.ok + c.bad, { succeeded: c.ok, failed: c.bad });
+      if ((c && c.ok + c.bad >= options.items) || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 250));
     }
     bar?.stop();

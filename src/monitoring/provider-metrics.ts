@@ -102,5 +102,6 @@ export function instrumentProvider(provider: BatchProvider): BatchProvider {
     listBatchFiles: () => timedIterable('listBatchFiles', () => provider.listBatchFiles()),
     fileLines: (fileId, signal) => timedIterable('fileLines', () => provider.fileLines(fileId, signal)),
     deleteFile: (fileId) => timed('deleteFile', () => provider.deleteFile(fileId)),
+    request: (endpoint, body, signal) => timed('request', () => provider.request(endpoint, body, signal)),
   };
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { query, execute } from '../db/sql.ts';
 import { resolveLimits, type AnyTask } from '../tasks/contract.ts';
+import { claimItems, scheduleNextAvailable } from './claim.ts';
 import type { PipelineContext } from './context.ts';
+import { buildSync, isSyncTask } from './sync.ts';
 import { enqueueSubmit, triggerBuild } from './triggers.ts';
 
 /** Batch statuses that count as "in flight" for the concurrency caps: everything not yet processed. */
@@ -11,8 +13,6 @@ export const OPEN_BATCH_STATUSES = [
 ] as const;
 
 const PAGE = 2_000;
-
-interface ClaimRow { id: string; estimated_tokens: number; estimated_bytes: number }
 
 export interface BuildOutcome {
   batches: string[];
@@ -57,8 +57,13 @@ export async function* batchLines(ctx: PipelineContext, task: AnyTask, batchId: 
  * claim and by the reconciler for a builder that died between claim and file.
  */
 export async function finishBuilding(ctx: PipelineContext, batchId: string): Promise<boolean> {
-  const [batch] = await query<{ task: string; status: string }>(ctx.db, 'select task, status from batches where id = $1::uuid', batchId);
+  const [batch] = await query<{ task: string; status: string; provider_status: string | null }>(ctx.db, 'select task, status, provider_status from batches where id = $1::uuid', batchId);
   if (!batch || batch.status !== 'building') return false;
+  // A sync chunk has no file: the next build of its task adopts it once its lease has lapsed (see sync.ts).
+  if (batch.provider_status === 'sync') {
+    await triggerBuild(ctx.queues, batch.task);
+    return false;
+  }
   const task = ctx.registry.get(batch.task);
   const { path, bytes } = await ctx.store.writeLines(batchId, batchLines(ctx, task, batchId));
   const updated = await execute(
@@ -82,6 +87,7 @@ export async function finishBuilding(ctx: PipelineContext, batchId: string): Pro
  */
 export async function build(ctx: PipelineContext, taskName: string): Promise<BuildOutcome> {
   const task = ctx.registry.get(taskName);
+  if (isSyncTask(ctx, task)) return buildSync(ctx, task);
   const limits = resolveLimits(task);
   const taskCap = limits.maxInFlightBatches ?? ctx.config.limits.maxInFlightPerTask;
   const batches: string[] = [];
@@ -117,33 +123,7 @@ export async function build(ctx: PipelineContext, taskName: string): Promise<Bui
     }
 
     const batchId = randomUUID();
-    const claimed = await ctx.db.$transaction(async (tx) => {
-      await execute(
-        tx,
-        `insert into batches (id, task, model, endpoint, status) values ($1::uuid, $2, $3, $4, 'building')`,
-        batchId, task.name, task.model, task.endpoint,
-      );
-      const rows = await query<ClaimRow>(
-        tx,
-        `with cand as (
-           select id, estimated_tokens, estimated_bytes, available_at from items
-            where task = $1 and status = 'queued' and available_at <= now()
-            order by available_at, id
-            limit $2 for update skip locked
-         ), pick as (
-           select id from (
-             select id, sum(estimated_tokens) over w as ct, sum(estimated_bytes) over w as cb
-               from cand window w as (order by available_at, id)
-           ) s where ct <= $3::bigint and cb <= $4::bigint
-         )
-         update items i set status = 'batched', batch_id = $5::uuid, updated_at = now()
-           from pick where i.id = pick.id
-         returning i.id, i.estimated_tokens, i.estimated_bytes`,
-        task.name, limits.maxRequestsPerBatch, tokenCap, limits.maxBytesPerBatch, batchId,
-      );
-      if (rows.length === 0) await execute(tx, 'delete from batches where id = $1::uuid', batchId);
-      return rows;
-    });
+    const claimed = await claimItems(ctx, task, batchId, { requests: limits.maxRequestsPerBatch, tokens: tokenCap, bytes: limits.maxBytesPerBatch });
     if (claimed.length === 0) {
       await scheduleNextAvailable(ctx, task.name);
       return { batches, stoppedBy: 'empty' };
@@ -152,14 +132,4 @@ export async function build(ctx: PipelineContext, taskName: string): Promise<Bui
     batches.push(batchId);
     ctx.log.info({ batchId, task: task.name, requests: claimed.length }, 'built batch');
   }
-}
-
-/** Items waiting for a retry delay get a delayed build for when the first of them becomes available. */
-async function scheduleNextAvailable(ctx: PipelineContext, task: string): Promise<void> {
-  const [next] = await query<{ wait_ms: number | null }>(
-    ctx.db,
-    `select (extract(epoch from min(available_at) - now()) * 1000)::float8 as wait_ms from items where task = $1 and status = 'queued'`,
-    task,
-  );
-  if (next?.wait_ms != null) await triggerBuild(ctx.queues, task, Math.max(1, Math.ceil(next.wait_ms)));
 }

@@ -42,7 +42,8 @@ interface BatchRow {
   last_error: string | null;
 }
 
-interface ItemRow {
+/** An item as a verdict needs it (also used by the sync stage). */
+export interface ItemRow {
   id: string;
   external_id: string;
   input: unknown;
@@ -52,7 +53,7 @@ interface ItemRow {
 }
 
 /** The decision for one item: its attempt row and its next state. */
-interface Decision {
+export interface Decision {
   item_id: string;
   outcome: 'succeeded' | 'retry' | 'failed' | 'not_executed';
   status: 'succeeded' | 'queued' | 'failed';
@@ -139,8 +140,9 @@ async function renewLease(ctx: PipelineContext, batchId: string): Promise<void> 
 /**
  * Commits one chunk of decisions: attempt rows first (the idempotency gate), then the item rows
  * whose attempt was new, then the hooks. Returns the announcements to publish after commit.
+ * Shared with the sync stage, whose requests are recorded exactly like batch lines.
  */
-async function commitDecisions(
+export async function commitDecisions(
   ctx: PipelineContext,
   task: AnyTask,
   batchId: string,
@@ -223,7 +225,8 @@ async function runHook(
   }
 }
 
-async function announce(ctx: PipelineContext, task: string, announcements: ResultAnnouncement[]): Promise<void> {
+/** Publishes final results on the task's results queue (after commit; job ids make it idempotent). */
+export async function announce(ctx: PipelineContext, task: string, announcements: ResultAnnouncement[]): Promise<void> {
   if (announcements.length === 0) return;
   await ctx.queues.resultsFor(task).addBulk(
     announcements.map((a) => ({ name: a.status, data: a, opts: { jobId: jobIds.result(a.itemId) } })),

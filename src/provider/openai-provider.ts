@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import OpenAI, { APIConnectionError, APIError, toStreamingFile } from 'openai';
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError, toStreamingFile } from 'openai';
 import { ProviderError } from '../errors.ts';
-import type { BatchProvider, ProviderBatch, ProviderBatchStatus } from './provider.ts';
+import type { BatchProvider, ProviderBatch, ProviderBatchStatus, SyncResponse } from './provider.ts';
 
 type SdkBatch = OpenAI.Batches.Batch;
 
@@ -140,5 +140,24 @@ export class OpenAIBatchProvider implements BatchProvider {
       if (err instanceof ProviderError && err.status === 404) return;
       throw err;
     });
+  }
+
+  /**
+   * One synchronous request. No SDK retries: a 429 or 5xx answer is judged like the same answer in
+   * a batch output line, so sync work follows the task's own retry policy. The SDK's `error` is the
+   * parsed `error` object of the response body.
+   */
+  async request(endpoint: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<SyncResponse> {
+    try {
+      const answer = await this.client.post<Record<string, unknown>>(endpoint.replace(/^\/v1(?=\/)/, ''), { body, signal, maxRetries: 0 });
+      return { status: 200, body: answer };
+    } catch (err) {
+      if (err instanceof APIUserAbortError) throw err;
+      if (err instanceof APIError && !(err instanceof APIConnectionError) && typeof err.status === 'number') {
+        const error = err.error && typeof err.error === 'object' ? (err.error as Record<string, unknown>) : { message: err.message };
+        return { status: err.status, body: { error } };
+      }
+      throw toProviderError(err, `request ${endpoint}`);
+    }
   }
 }

@@ -32,6 +32,16 @@ export interface ProviderBatch {
   metadata: Record<string, string>;
 }
 
+/**
+ * The answer of one synchronous request. HTTP errors the API answered come back here as
+ * `{ status, body: { error } }` (like an error response inside a batch output line); only a
+ * request that got no answer at all (connection failure, timeout) throws `ProviderError`.
+ */
+export interface SyncResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
 /** What the pipeline needs from a batch provider. The OpenAI implementation sits on the official SDK. */
 export interface BatchProvider {
   /** Uploads a local JSONL file for batch use, streamed. */
@@ -51,4 +61,6 @@ export interface BatchProvider {
   /** A file's content, line by line, streamed. */
   fileLines(fileId: string, signal?: AbortSignal): AsyncIterable<string>;
   deleteFile(fileId: string): Promise<void>;
+  /** One synchronous request (sync mode): `endpoint` as in a batch line (`/v1/chat/completions`), never retried by the SDK. */
+  request(endpoint: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<SyncResponse>;
 }

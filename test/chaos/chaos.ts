@@ -406,7 +406,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     while (!(last.final === options.items && last.items === options.items && last.openBatches === 0)) {
       if (Date.now() - lastKillAt > drainTimeout) break;
       await sleep(500);
-      last = await progress(harness.ctx.db);
+      // Tolerates the moment PostgreSQL restarts (the long run): the next read goes through.
+      last = await progress(harness.ctx.db).catch(() => last);
       if (Date.now() - lastLog > 10_000) {
         lastLog = Date.now();
         log(`${fmt(at())} progress: ${last.final}/${options.items} final (${last.items} stored), ${last.openBatches} open batches`);
