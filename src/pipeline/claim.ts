@@ -55,12 +55,18 @@ export async function claimItems(ctx: PipelineContext, task: AnyTask, batchId: s
   });
 }
 
-/** Items waiting for a retry delay get a delayed build for when the first of them becomes available. */
-export async function scheduleNextAvailable(ctx: PipelineContext, task: string): Promise<void> {
+/** Milliseconds until the first queued item of `task` becomes available (≤ 0: now), or null when none is queued. */
+export async function nextAvailableInMs(ctx: PipelineContext, task: string): Promise<number | null> {
   const [next] = await query<{ wait_ms: number | null }>(
     ctx.db,
     `select (extract(epoch from min(available_at) - now()) * 1000)::float8 as wait_ms from items where task = $1 and status = 'queued'`,
     task,
   );
-  if (next?.wait_ms != null) await triggerBuild(ctx.queues, task, Math.max(1, Math.ceil(next.wait_ms)));
+  return next?.wait_ms ?? null;
+}
+
+/** Items waiting for a retry delay get a delayed build for when the first of them becomes available. */
+export async function scheduleNextAvailable(ctx: PipelineContext, task: string): Promise<void> {
+  const waitMs = await nextAvailableInMs(ctx, task);
+  if (waitMs != null) await triggerBuild(ctx.queues, task, Math.max(1, Math.ceil(waitMs)));
 }

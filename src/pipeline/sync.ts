@@ -35,7 +35,7 @@ import { costPair } from '../pricing/index.ts';
 import { ProviderError } from '../errors.ts';
 import { resolveLimits, type AnyTask, type TaskLimits } from '../tasks/contract.ts';
 import type { BuildOutcome } from './build.ts';
-import { claimItems, scheduleNextAvailable } from './claim.ts';
+import { claimItems, nextAvailableInMs, scheduleNextAvailable } from './claim.ts';
 import type { PipelineContext } from './context.ts';
 import { announce, commitDecisions, decide, type Decision, type ItemRow } from './process.ts';
 import { spendToday } from './submit.ts';
@@ -50,6 +50,8 @@ const LEASE_MS = 120_000;
 const SLICE_MS = 30_000;
 /** Most items in one chunk. */
 const MAX_CHUNK = 100;
+/** Retries due this soon are waited for inside the job (see buildSync). */
+const IN_JOB_WAIT_MS = 5_000;
 /** Wait before looking again once the daily spend cap is reached. */
 const SPEND_CAP_RETRY_MS = 60_000;
 const HOST = `${hostname()}:${process.pid}`;
@@ -116,6 +118,14 @@ export async function buildSync(ctx: PipelineContext, task: AnyTask): Promise<Bu
       { providerStatus: SYNC_MARKER, leaseOwner: owner, leaseMs: LEASE_MS },
     );
     if (claimed.length === 0) {
+      // Retries due within a few seconds are waited for here rather than through a delayed build
+      // job: sync items come back one by one, and delayed build triggers are deduplicated per
+      // second (triggers.ts), so a trigger for the second this very job was started for is dropped.
+      const waitMs = await nextAvailableInMs(ctx, task.name);
+      if (waitMs !== null && waitMs <= IN_JOB_WAIT_MS && Date.now() - started + waitMs < SLICE_MS) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(50, Math.ceil(waitMs))));
+        continue;
+      }
       await scheduleNextAvailable(ctx, task.name);
       return { batches, stoppedBy: 'empty' };
     }

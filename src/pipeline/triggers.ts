@@ -7,9 +7,16 @@ import { jobIds } from '../queues/names.ts';
  */
 export async function triggerBuild(queues: PipelineQueues, task: string, delayMs = 0): Promise<void> {
   if (delayMs > 0) {
-    // A delayed build must not hold the dedup key, or it would swallow immediate triggers until it fires.
+    // A delayed build must not hold the dedup key, or it would swallow immediate triggers until it
+    // fires. It runs at the end of its due second, so one job serves every item due in that second,
+    // and it leaves no finished job behind whose id would swallow a later trigger.
     const due = Math.ceil((Date.now() + delayMs) / 1_000);
-    await queues.build.add('build', { task }, { delay: delayMs, jobId: `${jobIds.build(task)}-at-${due}` });
+    await queues.build.add('build', { task }, {
+      delay: due * 1_000 - Date.now(),
+      jobId: `${jobIds.build(task)}-at-${due}`,
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
     return;
   }
   await queues.build.add('build', { task }, { deduplication: { id: jobIds.build(task), keepLastIfActive: true } });

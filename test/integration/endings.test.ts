@@ -117,7 +117,7 @@ describe('batch endings', () => {
     await enqueueTickets(harness, 4);
     await allFinal(harness, 4);
     const batches = await query<{ output_file_id: string | null; error_file_id: string | null; provider_status: string }>(harness.ctx.db, 'select output_file_id, error_file_id, provider_status from batches');
-    expect(batches.length).toBe(6);
+    expect(batches.length).toBe(8);
     for (const b of batches) expect(b).toMatchObject({ output_file_id: null, error_file_id: expect.any(String), provider_status: 'completed' });
   });
 
