@@ -312,19 +312,25 @@ async function requeueUnanswered(ctx: PipelineContext, batch: BatchRow, task: An
   }
 }
 
+/**
+ * The SET and FROM parts of the statement that closes a batch with roll-ups from its attempts
+ * (counts, tokens, cost); `$1` is the batch id. Shared by batch processing and sync chunks.
+ */
+export const BATCH_ROLLUP_SQL = `completed_count = s.ok, failed_count = s.bad, input_tokens = s.it, cached_tokens = s.ct, output_tokens = s.ot,
+            cost_usd = s.cost, sync_cost_usd = s.sync
+       from (select count(*) filter (where outcome = 'succeeded')::int as ok,
+                    count(*) filter (where outcome in ('retry', 'failed'))::int as bad,
+                    coalesce(sum(input_tokens), 0) as it, coalesce(sum(cached_tokens), 0) as ct, coalesce(sum(output_tokens), 0) as ot,
+                    coalesce(sum(cost_usd), 0) as cost, coalesce(sum(sync_cost_usd), 0) as sync
+               from attempts where batch_id = $1::uuid) s`;
+
 /** Closes the batch: roll-ups from its attempts, reservation released, files deleted, next build triggered. */
 async function finalize(ctx: PipelineContext, batch: BatchRow): Promise<void> {
   await execute(
     ctx.db,
     `update batches b set status = 'processed', processed_at = now(), status_changed_at = now(),
             processing_owner = null, processing_lease_until = null, held_reason = null,
-            completed_count = s.ok, failed_count = s.bad, input_tokens = s.it, cached_tokens = s.ct, output_tokens = s.ot,
-            cost_usd = s.cost, sync_cost_usd = s.sync
-       from (select count(*) filter (where outcome = 'succeeded')::int as ok,
-                    count(*) filter (where outcome in ('retry', 'failed'))::int as bad,
-                    coalesce(sum(input_tokens), 0) as it, coalesce(sum(cached_tokens), 0) as ct, coalesce(sum(output_tokens), 0) as ot,
-                    coalesce(sum(cost_usd), 0) as cost, coalesce(sum(sync_cost_usd), 0) as sync
-               from attempts where batch_id = $1::uuid) s
+            ${BATCH_ROLLUP_SQL}
       where b.id = $1::uuid and b.status in ('completed', 'expired', 'failed', 'cancelled')`,
     batch.id,
   );

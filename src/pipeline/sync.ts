@@ -37,7 +37,7 @@ import { resolveLimits, type AnyTask, type TaskLimits } from '../tasks/contract.
 import type { BuildOutcome } from './build.ts';
 import { claimItems, nextAvailableInMs, scheduleNextAvailable } from './claim.ts';
 import type { PipelineContext } from './context.ts';
-import { announce, commitDecisions, decide, type Decision, type ItemRow } from './process.ts';
+import { announce, BATCH_ROLLUP_SQL, commitDecisions, decide, type Decision, type ItemRow } from './process.ts';
 import { spendToday } from './submit.ts';
 import { SyncRateLimiter } from './sync-rate-limit.ts';
 import { triggerBuild } from './triggers.ts';
@@ -167,13 +167,7 @@ async function runChunk(ctx: PipelineContext, task: AnyTask, batchId: string, ow
     ctx.db,
     `update batches b set status = 'processed', provider_status = $2, processed_at = now(), terminal_at = now(), status_changed_at = now(),
             processing_owner = null, processing_lease_until = null,
-            completed_count = s.ok, failed_count = s.bad, input_tokens = s.it, cached_tokens = s.ct, output_tokens = s.ot,
-            cost_usd = s.cost, sync_cost_usd = s.sync
-       from (select count(*) filter (where outcome = 'succeeded')::int as ok,
-                    count(*) filter (where outcome in ('retry', 'failed'))::int as bad,
-                    coalesce(sum(input_tokens), 0) as it, coalesce(sum(cached_tokens), 0) as ct, coalesce(sum(output_tokens), 0) as ot,
-                    coalesce(sum(cost_usd), 0) as cost, coalesce(sum(sync_cost_usd), 0) as sync
-               from attempts where batch_id = $1::uuid) s
+            ${BATCH_ROLLUP_SQL}
       where b.id = $1::uuid and b.status = 'building'
         and not exists (select 1 from items where batch_id = $1::uuid and status = 'batched')`,
     batchId,
