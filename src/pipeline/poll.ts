@@ -55,6 +55,9 @@ export async function poll(ctx: PipelineContext, batchId: string, previousInterv
 
   const remote = await ctx.provider.retrieveBatch(row.provider_batch_id);
   const changed = remote.status !== row.status;
+  // A terminal status is written only together with its file ids (markTerminal), never alone:
+  // a row that says `completed` without its files would requeue every item as unanswered.
+  const terminal = TERMINAL_PROVIDER_STATUSES.has(remote.status);
   await execute(
     ctx.db,
     `update batches set completed_count = $3, failed_count = $4,
@@ -64,10 +67,10 @@ export async function poll(ctx: PipelineContext, batchId: string, previousInterv
     row.status,
     remote.requestCounts.completed,
     remote.requestCounts.failed,
-    remote.status,
+    terminal ? row.status : remote.status,
   );
 
-  if (TERMINAL_PROVIDER_STATUSES.has(remote.status)) {
+  if (terminal) {
     const limitError = remote.status === 'failed' ? remote.errors.find((e) => e.code === 'token_limit_exceeded') : undefined;
     if (limitError) return resubmitAfterTokenLimit(ctx, row, remote, limitError.message ?? '');
     await markTerminal(ctx, row, remote);
@@ -108,7 +111,7 @@ async function resubmitAfterTokenLimit(ctx: PipelineContext, row: PollRow, remot
   const effective = await ctx.limits.effective(row.model);
   if (row.estimated_tokens > effective) {
     await execute(ctx.db, 'update batches set token_limit_failures = token_limit_failures + 1 where id = $1::uuid', row.id);
-    await dissolveBatch(ctx, { ...row, status: 'failed' }, `${row.estimated_tokens} tokens is more than the ${effective} the learned limit allows`);
+    await dissolveBatch(ctx, row, `${row.estimated_tokens} tokens is more than the ${effective} the learned limit allows`);
     await wakeHeld(ctx, row.model);
     return { kind: 'resubmit', delayMs: 0, learnedLimit };
   }
@@ -119,7 +122,7 @@ async function resubmitAfterTokenLimit(ctx: PipelineContext, row: PollRow, remot
             previous_provider_ids = array_append(previous_provider_ids, provider_batch_id), provider_batch_id = null,
             create_started_at = null, token_limit_failures = token_limit_failures + 1, status_changed_at = now(),
             held_reason = $3, held_since = coalesce(held_since, now()), last_error = $4
-      where id = $1::uuid and status = 'failed' and provider_batch_id = $2`,
+      where id = $1::uuid and status in ('validating', 'in_progress', 'finalizing', 'cancelling') and provider_batch_id = $2`,
     row.id,
     remote.id,
     `provider refused it: token_limit_exceeded; resubmitting after ${Math.round(delayMs / 1000)} s`,

@@ -137,6 +137,11 @@ async function renewLease(ctx: PipelineContext, batchId: string): Promise<void> 
   );
 }
 
+/** Gives up this process's processing leases (on shutdown), so another worker may take the batches over at once. */
+export async function releaseProcessingLeases(ctx: PipelineContext): Promise<number> {
+  return execute(ctx.db, `update batches set processing_owner = null, processing_lease_until = null where processing_owner = $1`, OWNER);
+}
+
 /**
  * Commits one chunk of decisions: attempt rows first (the idempotency gate), then the item rows
  * whose attempt was new, then the hooks. Returns the announcements to publish after commit.

@@ -107,7 +107,9 @@ export async function submit(ctx: PipelineContext, batchId: string): Promise<Sub
     const created = await create(ctx, batch, inputFileId);
     const updated = await execute(
       ctx.db,
-      `update batches set provider_batch_id = $2, provider_status = $3, status = $3, submitted_at = now(), status_changed_at = now(),
+      `update batches set provider_batch_id = $2, provider_status = $3,
+              status = case when $3 in ('validating', 'in_progress', 'finalizing', 'cancelling') then $3 else 'validating' end,
+              submitted_at = now(), status_changed_at = now(),
               expires_at = $4, last_error = null
         where id = $1::uuid and status = 'submitting'`,
       batchId,

@@ -63,7 +63,7 @@ export class PipelineQueues {
     const existing = await queue.getJob(jobId);
     if (existing) {
       const state = await existing.getState();
-      if (state !== 'failed' && state !== 'completed') return;
+      if (state !== 'failed' && state !== 'completed' && state !== 'unknown') return;
       await existing.remove().catch(() => undefined);
     }
     await queue.add(name, data, { ...opts, jobId });

@@ -1,6 +1,7 @@
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { reconcile } from '../pipeline/reconcile.ts';
+import { releaseProcessingLeases } from '../pipeline/process.ts';
 import { QUEUES, type Role } from '../queues/names.ts';
 import { processors } from './processors.ts';
 
@@ -16,8 +17,17 @@ export interface Fleet {
  */
 export async function startFleet(ctx: PipelineContext, roles: readonly Role[], options: { reconcile?: boolean } = {}): Promise<Fleet> {
   const procs = processors(ctx);
+  const running = new Map<Job, string | undefined>();
   const workers = roles.map((role) => {
-    const worker = new Worker(QUEUES[role], procs[role], {
+    const tracked = async (job: Job, token?: string) => {
+      running.set(job, token);
+      try {
+        return await procs[role](job, token);
+      } finally {
+        running.delete(job);
+      }
+    };
+    const worker = new Worker(QUEUES[role], tracked, {
       connection: ctx.redis,
       prefix: ctx.config.prefix,
       concurrency: ctx.config.concurrency[role],
@@ -54,8 +64,10 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
       const deadline = new Promise<void>((resolve) => setTimeout(() => { timedOut = true; resolve(); }, timeoutMs).unref());
       await Promise.race([Promise.all(workers.map((w) => w.close())), deadline]);
       if (timedOut) {
-        ctx.log.warn({ timeoutMs }, 'shutdown bound reached: handing unfinished jobs back');
-        await Promise.all(workers.map((w) => w.close(true)));
+        // worker.close(true) would only return the graceful close already pending; hand the jobs back ourselves.
+        ctx.log.warn({ timeoutMs, jobs: running.size }, 'shutdown bound reached: handing unfinished jobs back');
+        await Promise.all([...running].map(([job, token]) => job.moveToWait(token).catch(() => undefined)));
+        await releaseProcessingLeases(ctx).catch(() => undefined);
       }
     },
   };

@@ -18,16 +18,15 @@ export async function runWorkers(roles: readonly Role[] = ROLES, registry?: Task
   registry ??= await loadRegistry(config.tasksModule);
   await ensureDatabase(config.databaseUrl);
   const ctx = createContext(config, registry);
-  const fleet = await startFleet(ctx, roles);
-  ctx.log.info({ roles, prefix: config.prefix, simulated: config.provider.simulated }, 'workers started');
-
+  let fleetStarting: Promise<Awaited<ReturnType<typeof startFleet>>> | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     ctx.log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
     const started = Date.now();
-    await fleet.close();
+    const fleet = await fleetStarting;
+    await fleet?.close();
     await ctx.close();
     ctx.log.info({ ms: Date.now() - started }, 'stopped');
     ctx.log.flush?.();
@@ -36,6 +35,9 @@ export async function runWorkers(roles: readonly Role[] = ROLES, registry?: Task
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('unhandledRejection', (err) => ctx.log.error({ err }, 'unhandled rejection'));
+  fleetStarting = startFleet(ctx, roles);
+  await fleetStarting;
+  ctx.log.info({ roles, prefix: config.prefix, simulated: config.provider.simulated }, 'workers started');
 }
 
 /** The registry from BATCHFLEET_TASKS (default export: a TaskRegistry or an array of tasks), else the examples. */

@@ -9,8 +9,8 @@ describe('chaos', () => {
   it('keeps every effect exactly once while workers are SIGKILLed at random and Redis is lost', async () => {
     const lines: string[] = [];
     const figures = await runChaos({ items: 3_000, kills: 20, seed: 20261122, killGapMs: [400, 1600], log: (l) => lines.push(l) });
-    const summary = `${lines.join('\n')}\n${JSON.stringify({ ...figures, processReport: undefined }, null, 1)}`;
-    if (figures.violations.length > 0) console.error(`${summary}\n${figures.processReport}`);
+    const summary = `${lines.join('\n')}\n${JSON.stringify({ ...figures, processReport: undefined, stateAtEnd: undefined }, null, 1)}`;
+    if (figures.violations.length > 0) console.error(`${summary}\n${figures.stateAtEnd}\n${figures.processReport}`);
     else console.log(`chaos: ${figures.kills.length} kills, ${fmt(figures.totalMs)} in all\n${summary}`);
 
     expect(figures.kills).toHaveLength(20);

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import type { Db } from '../../src/db/client.ts';
 import { query } from '../../src/db/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
-import { ROLES, type Role } from '../../src/queues/names.ts';
+import { jobIds, ROLES, type Role } from '../../src/queues/names.ts';
 import type { PipelineQueues } from '../../src/queues/queues.ts';
 import type { ScenarioInput, SimulatorHandle } from '../../src/simulator/index.ts';
 import { META_BATCH_ID, META_SUBMISSION } from '../../src/pipeline/submit.ts';
@@ -82,6 +82,57 @@ export async function progress(db: Db): Promise<Progress> {
        from items`,
   );
   return r!;
+}
+
+/** A readable picture of where the work is (for failure reports): batches and items by status, leases, queues. */
+export async function describeState(db: Db, queues?: PipelineQueues): Promise<string> {
+  const batches = await query<{ status: string; n: number; leased: number; no_output: number; oldest_s: number }>(
+    db,
+    `select status, count(*)::int as n, count(*) filter (where processing_lease_until > now())::int as leased,
+            count(*) filter (where status = 'completed' and output_file_id is null)::int as no_output,
+            coalesce(max(extract(epoch from now() - status_changed_at)), 0)::int as oldest_s
+       from batches group by status order by status`,
+  );
+  const items = await query<{ status: string; n: number }>(db, 'select status, count(*)::int as n from items group by status order by status');
+  const lines = [
+    `batches: ${batches.map((b) => `${b.status} ${b.n} (leased ${b.leased}${b.no_output ? `, ${b.no_output} without output file` : ''}, oldest ${b.oldest_s}s in status)`).join('; ') || 'none'}`,
+    `items: ${items.map((i) => `${i.status} ${i.n}`).join(', ') || 'none'}`,
+  ];
+  if (queues) {
+    for (const [role, q] of Object.entries(queues.byRole)) {
+      const c = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed').catch(() => ({}));
+      lines.push(`queue ${role}: ${JSON.stringify(c)}`);
+    }
+    // The job each unfinished batch needs, and the state it is in.
+    const open = await query<{ id: string; status: string; submission: number }>(
+      db,
+      `select id::text as id, status, submission from batches where status <> 'processed' order by status_changed_at limit 10`,
+    );
+    for (const b of open) {
+      const [queue, jobId] =
+        b.status === 'built' || b.status === 'submitting'
+          ? [queues.submit, jobIds.submit(b.id, b.submission)]
+          : ['validating', 'in_progress', 'finalizing', 'cancelling'].includes(b.status)
+            ? [queues.poll, jobIds.poll(b.id, b.submission)]
+            : [queues.process, jobIds.process(b.id)];
+      const job = await queue.getJob(jobId).catch(() => undefined);
+      const state = job ? await job.getState().catch((e: unknown) => `error ${String(e)}`) : 'no job';
+      lines.push(
+        `batch ${b.id} ${b.status}: ${jobId} ${state}` +
+          (job ? ` (name ${job.name || '-'}, data ${JSON.stringify(job.data)}, processedOn ${job.processedOn ?? '-'}, finishedOn ${job.finishedOn ?? '-'}, failed ${job.failedReason ?? '-'})` : ''),
+      );
+    }
+    // Tasks with queued items need a build: where is their deduplicated build trigger?
+    const waiting = await query<{ task: string; n: number }>(db, `select task, count(*)::int as n from items where status = 'queued' group by task`);
+    for (const t of waiting) {
+      const dedupId = jobIds.build(t.task);
+      const holder = await queues.build.getDeduplicationJobId(dedupId).catch(() => null);
+      const job = holder ? await queues.build.getJob(holder).catch(() => undefined) : undefined;
+      const state = job ? await job.getState().catch(() => '?') : 'no job';
+      lines.push(`task ${t.task}: ${t.n} queued items; build dedup key ${dedupId} -> ${holder ?? 'none'} (${state})`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** Deletes every Redis key of a fleet (SCAN + DEL on `<prefix>:*`, never FLUSHALL) and counts them. */
@@ -271,6 +322,8 @@ export interface ChaosOptions {
   env?: Record<string, string>;
   /** Receives a line per event as it happens. */
   log?: (line: string) => void;
+  /** Stops the kills and the wait early (Ctrl-C in the long run); the world is still checked and torn down. */
+  signal?: AbortSignal;
   /** Called with the private world after the checks, before it is torn down (to dig into a failure). */
   inspect?: (h: TestHarness) => Promise<void>;
 }
@@ -298,9 +351,12 @@ export interface ChaosFigures {
   kills: KillEvent[];
   redisLoss: { atMs: number; keysDeleted: number; resentItems: number } | null;
   pgRestart: { atMs: number; ms: number } | { skipped: string } | null;
-  crashes: Array<{ atMs: number; name: string; code: number | null; signal: string | null }>;
+  /** Exits nobody asked for (restarted by the supervisor, as Kubernetes would). */
+  crashes: Array<{ atMs: number; name: string; code: number | null; signal: string | null; booting: boolean; duringPgRestart: boolean }>;
   invariants: Invariants;
   violations: string[];
+  /** Where the work stood when the wait ended (batches, items, queues). */
+  stateAtEnd: string;
   /** Outputs of every worker process (for a failure report). */
   processReport: string;
 }
@@ -338,12 +394,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     // A crashed worker is restarted, as Kubernetes would, and reported.
     const crashes: ChaosFigures['crashes'] = [];
     const seen = new Set<WorkerProcess>();
+    let pgWindow: { from: number; to: number } | undefined;
     supervisor = setInterval(() => {
       for (const p of g.crashed()) {
         if (seen.has(p)) continue;
         seen.add(p);
-        crashes.push({ atMs: at(), name: p.name, code: p.exitInfo?.code ?? null, signal: p.exitInfo?.signal ?? null });
-        log(`${fmt(at())} CRASH ${p.name} (code ${p.exitInfo?.code}, signal ${p.exitInfo?.signal}); restarting it`);
+        const exitAt = p.exitInfo?.at ?? Date.now();
+        // A process that was still starting (under 15 s old) when PostgreSQL went away fails its boot
+        // (exit 1: fail fast, the orchestrator restarts it). A running worker must never exit.
+        const duringPgRestart = pgWindow !== undefined && exitAt >= pgWindow.from && exitAt <= pgWindow.to + 10_000;
+        const booting = p.startedAt > (pgWindow?.from ?? exitAt) - 15_000;
+        crashes.push({ atMs: at(), name: p.name, code: p.exitInfo?.code ?? null, signal: p.exitInfo?.signal ?? null, booting, duringPgRestart });
+        log(`${fmt(at())} EXIT nobody asked for: ${p.name} (code ${p.exitInfo?.code}, signal ${p.exitInfo?.signal}${duringPgRestart && booting ? ', its boot failed while PostgreSQL restarted' : ''}); restarting it`);
         g.start(p.role);
       }
     }, 200);
@@ -382,12 +444,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
           log(`${fmt(at())} PostgreSQL restart skipped: ${how.skipped}`);
         } else {
           const started = Date.now();
+          pgWindow = { from: started, to: Number.MAX_SAFE_INTEGER };
           await promisify(execFile)(how.cmd, how.args, { timeout: 60_000 });
+          pgWindow.to = Date.now();
           pgRestart = { atMs: at(), ms: Date.now() - started };
           log(`${fmt(at())} POSTGRESQL RESTARTED (${how.cmd} ${how.args.join(' ')}) in ${pgRestart.ms} ms`);
         }
       }
-      if (k === options.kills) break;
+      if (k === options.kills || options.signal?.aborted) break;
       await sleep(gapMin + random() * (gapMax - gapMin));
       const live = g.live();
       if (live.length === 0) continue;
@@ -404,7 +468,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     let last = await progress(harness.ctx.db);
     let lastLog = Date.now();
     while (!(last.final === options.items && last.items === options.items && last.openBatches === 0)) {
-      if (Date.now() - lastKillAt > drainTimeout) break;
+      if (Date.now() - lastKillAt > drainTimeout || options.signal?.aborted) break;
       await sleep(500);
       // Tolerates the moment PostgreSQL restarts (the long run): the next read goes through.
       last = await progress(harness.ctx.db).catch(() => last);
@@ -417,6 +481,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const drainAfterLastKillMs = Date.now() - lastKillAt;
     log(`${fmt(at())} ${last.final}/${options.items} items final, ${last.openBatches} open batches, ${fmt(drainAfterLastKillMs)} after the last kill`);
 
+    const stateAtEnd = await describeState(harness.ctx.db, harness.ctx.queues).catch((err: unknown) => String(err));
+    if (last.final !== options.items || last.openBatches !== 0) log(`${fmt(at())} NOT DONE:\n${stateAtEnd}`);
     clearInterval(supervisor);
     supervisor = undefined;
     const processReport = g.report();
@@ -439,7 +505,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       pgRestart,
       crashes,
       invariants,
-      violations: [...violations(invariants, options.items), ...crashes.map((c) => `worker ${c.name} crashed (code ${c.code}, signal ${c.signal})`)],
+      violations: [
+        ...violations(invariants, options.items),
+        ...crashes.filter((c) => !(c.booting && c.duringPgRestart)).map((c) => `worker ${c.name} exited by itself (code ${c.code}, signal ${c.signal})`),
+      ],
+      stateAtEnd,
       processReport,
     };
   } finally {

@@ -28,7 +28,7 @@ function summary(f: ChaosFigures): string {
     `kills: ${f.kills.length} (${[...byRole].map(([r, n]) => `${r} ${n}`).join(', ')}); ${f.kills.filter((k) => k.activeInQueue > 0).length} while the role's queue had active jobs`,
     `redis loss: ${f.redisLoss ? `at ${fmt(f.redisLoss.atMs)}, ${f.redisLoss.keysDeleted} keys deleted, ${f.redisLoss.resentItems} items re-sent by the producer` : 'none'}`,
     `postgresql restart: ${f.pgRestart === null ? 'not requested' : 'skipped' in f.pgRestart ? `skipped (${f.pgRestart.skipped})` : `at ${fmt(f.pgRestart.atMs)}, took ${f.pgRestart.ms} ms`}`,
-    `crashes (exits nobody asked for): ${f.crashes.length}`,
+    `exits nobody asked for: ${f.crashes.length}${f.crashes.length ? ` (${f.crashes.map((c) => `${c.name} code ${c.code}${c.booting && c.duringPgRestart ? ', boot failed during the PostgreSQL restart' : ''}`).join('; ')})` : ''}`,
     `timing: workers ready in ${fmt(f.readyMs)}, work ${fmt(f.workMs)}, drained ${fmt(f.drainAfterLastKillMs)} after the last kill, ${fmt(f.totalMs)} in all`,
     `items: ${inv.succeeded} succeeded, ${inv.failed} failed, ${inv.pending} pending; ${inv.attempts} attempts ${JSON.stringify(inv.attemptOutcomes)}`,
     `batches: ${inv.batches} built, ${inv.providerBatches} created at the provider, ${inv.openBatches} not processed`,
@@ -64,6 +64,15 @@ async function main(): Promise<number> {
   const seed = int('seed', values.seed, 1);
   const perRole = Math.max(1, int('per-role', values['per-role'], 2));
   console.log(`chaos: ${items} items, ${kills} kills, seed ${seed}, ${perRole} processes per role`);
+  // First Ctrl-C: stop the chaos, check what was done and clean up; second: exit at once (children are killed on exit).
+  const abort = new AbortController();
+  const interrupt = () => {
+    if (abort.signal.aborted) process.exit(130);
+    console.log('interrupted: stopping, checking and cleaning up (Ctrl-C again to exit at once)');
+    abort.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
   const figures = await runChaos({
     items,
     kills,
@@ -74,6 +83,7 @@ async function main(): Promise<number> {
     redisLoss: !values['no-redis-loss'],
     pgRestart: !values['no-pg-restart'],
     drainTimeoutMs: 600_000,
+    signal: abort.signal,
     log: (line) => console.log(line),
   });
   console.log(summary(figures));

@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { query } from '../../src/db/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { intake } from '../../src/pipeline/intake.ts';
@@ -18,7 +18,7 @@ import { reconcile, type ReconcileReport } from '../../src/pipeline/reconcile.ts
 import { META_BATCH_ID, META_SUBMISSION } from '../../src/pipeline/submit.ts';
 import { jobIds, ROLES, type Role } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
-import { checkInvariants, deleteFleetKeys, progress, violations, type Item } from '../chaos/chaos.ts';
+import { checkInvariants, deleteFleetKeys, describeState, progress, violations, type Item } from '../chaos/chaos.ts';
 import { REDIS_URL, startHarness, type HarnessOptions, type TestHarness } from '../support/fleet.ts';
 import { ProcessGroup, waitForWorkers, workerEnv } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
@@ -29,6 +29,16 @@ const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
+
+/** Runs a test body; if it fails, prints `explain()` (where the work stood) before the world is torn down. */
+async function explained(explain: () => Promise<string>, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    console.error(await explain().catch((e: unknown) => `(could not describe the state: ${String(e)})`));
+    throw err;
+  }
+}
 
 async function harness(options: HarnessOptions): Promise<TestHarness> {
   const h = await startHarness({ registry: countingRegistry, roles: false, ...options });
@@ -79,85 +89,86 @@ describe('reconcile after the fleet loses its Redis keys', () => {
   it('rebuilds build triggers, submit jobs, poll loops, process jobs and reservations; running it again and concurrently changes nothing', async () => {
     // A frozen simulator clock holds batches where we put them.
     const h = await harness({ scenario: 'happy', simulator: { timeScale: 0 } });
+    await explained(() => describeState(h.ctx.db, h.ctx.queues), async () => {
+      // D: completed at the provider, recorded, its process job waiting (no process worker).
+      await h.startFleet(['build', 'submit', 'poll']);
+      await store(h, sampleItems('d', 100).filter((i) => i.task === 'classify-ticket'));
+      await waitFor('D validating', async () => (await batchOf(h, 'd-'))?.status === 'validating');
+      h.sim.clock.advance(100_000);
+      const d = await waitFor('D completed and recorded', async () => {
+        const b = await batchOf(h, 'd-');
+        return b?.status === 'completed' && b.output_file_id ? b : null;
+      });
+      // C: submitted and open at the provider, polled, holding a budget reservation.
+      await store(h, sampleItems('c', 100).filter((i) => i.task === 'summarize-article'));
+      const c = await waitFor('C validating', async () => {
+        const b = await batchOf(h, 'c-');
+        return b?.status === 'validating' ? b : null;
+      });
+      await h.fleet!.close(5_000);
+      // B: built, its submit job waiting (no submit worker).
+      await store(h, sampleItems('b', 100).filter((i) => i.task === 'classify-ticket'));
+      await h.startFleet(['build']);
+      const b = await waitFor('B built', async () => {
+        const row = await batchOf(h, 'b-');
+        return row?.status === 'built' ? row : null;
+      });
+      await h.fleet!.close(5_000);
+      // A: queued items, their build trigger waiting (no build worker).
+      await store(h, sampleItems('a', 100).filter((i) => i.task === 'summarize-article'));
 
-    // D: completed at the provider, recorded, its process job waiting (no process worker).
-    await h.startFleet(['build', 'submit', 'poll']);
-    await store(h, sampleItems('d', 100).filter((i) => i.task === 'classify-ticket'));
-    await waitFor('D validating', async () => (await batchOf(h, 'd-'))?.status === 'validating');
-    h.sim.clock.advance(100_000);
-    const d = await waitFor('D completed and recorded', async () => {
-      const b = await batchOf(h, 'd-');
-      return b?.status === 'completed' && b.output_file_id ? b : null;
-    });
-    // C: submitted and open at the provider, polled, holding a budget reservation.
-    await store(h, sampleItems('c', 100).filter((i) => i.task === 'summarize-article'));
-    const c = await waitFor('C validating', async () => {
-      const b = await batchOf(h, 'c-');
-      return b?.status === 'validating' ? b : null;
-    });
-    await h.fleet!.close(5_000);
-    // B: built, its submit job waiting (no submit worker).
-    await store(h, sampleItems('b', 100).filter((i) => i.task === 'classify-ticket'));
-    await h.startFleet(['build']);
-    const b = await waitFor('B built', async () => {
-      const row = await batchOf(h, 'b-');
-      return row?.status === 'built' ? row : null;
-    });
-    await h.fleet!.close(5_000);
-    // A: queued items, their build trigger waiting (no build worker).
-    await store(h, sampleItems('a', 100).filter((i) => i.task === 'summarize-article'));
+      expect(await jobCounts(h)).toMatchObject({ build: 1, submit: 1, poll: 1, process: 1 });
+      expect([...(await h.ctx.budget.reservations(MODEL)).keys()]).toEqual([c.id]);
 
-    expect(await jobCounts(h)).toMatchObject({ build: 1, submit: 1, poll: 1, process: 1 });
-    expect([...(await h.ctx.budget.reservations(MODEL)).keys()]).toEqual([c.id]);
+      const deleted = await deleteFleetKeys(h.prefix);
+      expect(deleted).toBeGreaterThan(0);
+      expect(await jobCounts(h)).toEqual({ intake: 0, build: 0, submit: 0, poll: 0, process: 0 });
+      expect(await h.ctx.budget.used(MODEL)).toBe(0);
 
-    const deleted = await deleteFleetKeys(h.prefix);
-    expect(deleted).toBeGreaterThan(0);
-    expect(await jobCounts(h)).toEqual({ intake: 0, build: 0, submit: 0, poll: 0, process: 0 });
-    expect(await h.ctx.budget.used(MODEL)).toBe(0);
+      const report = await reconcile(h.ctx);
+      expect(report).toMatchObject({ buildTriggers: 1, submitJobs: 1, pollJobs: 1, processJobs: 1, reservationsAdded: 1, reservationsReleased: 0 });
+      expect(await jobCounts(h)).toMatchObject({ build: 1, submit: 1, poll: 1, process: 1 });
+      expect(await h.ctx.queues.submit.getJob(jobIds.submit(b.id, 0))).toBeDefined();
+      expect(await h.ctx.queues.poll.getJob(jobIds.poll(c.id, 0))).toBeDefined();
+      expect(await h.ctx.queues.process.getJob(jobIds.process(d.id))).toBeDefined();
+      const waitingBuild = await h.ctx.queues.build.getJobs(['waiting', 'prioritized']);
+      expect(waitingBuild.map((j) => j.data)).toEqual([{ task: 'summarize-article' }]);
+      expect(Object.fromEntries(await h.ctx.budget.reservations(MODEL))).toEqual({ [c.id]: c.estimated_tokens });
 
-    const report = await reconcile(h.ctx);
-    expect(report).toMatchObject({ buildTriggers: 1, submitJobs: 1, pollJobs: 1, processJobs: 1, reservationsAdded: 1, reservationsReleased: 0 });
-    expect(await jobCounts(h)).toMatchObject({ build: 1, submit: 1, poll: 1, process: 1 });
-    expect(await h.ctx.queues.submit.getJob(jobIds.submit(b.id, 0))).toBeDefined();
-    expect(await h.ctx.queues.poll.getJob(jobIds.poll(c.id, 0))).toBeDefined();
-    expect(await h.ctx.queues.process.getJob(jobIds.process(d.id))).toBeDefined();
-    const waitingBuild = await h.ctx.queues.build.getJobs(['waiting', 'prioritized']);
-    expect(waitingBuild.map((j) => j.data)).toEqual([{ task: 'summarize-article' }]);
-    expect(Object.fromEntries(await h.ctx.budget.reservations(MODEL))).toEqual({ [c.id]: c.estimated_tokens });
+      // Again, five at once: nothing is added twice.
+      const again = await Promise.all(Array.from({ length: 5 }, () => reconcile(h.ctx)));
+      for (const r of again) expect(r).toMatchObject({ reservationsAdded: 0, reservationsReleased: 0 });
+      expect(await jobCounts(h)).toMatchObject({ build: 1, submit: 1, poll: 1, process: 1 });
+      expect(await h.ctx.budget.used(MODEL)).toBe(c.estimated_tokens);
 
-    // Again, five at once: nothing is added twice.
-    const again = await Promise.all(Array.from({ length: 5 }, () => reconcile(h.ctx)));
-    for (const r of again) expect(r).toMatchObject({ reservationsAdded: 0, reservationsReleased: 0 });
-    expect(await jobCounts(h)).toMatchObject({ build: 1, submit: 1, poll: 1, process: 1 });
-    expect(await h.ctx.budget.used(MODEL)).toBe(c.estimated_tokens);
-
-    // Let everything run, with reconcile storms (three at a time, back to back) alongside the fleet.
-    h.sim.clock.setTimeScale(1_000);
-    await h.startFleet();
-    let storms = 0;
-    let done = false;
-    const storm = (async () => {
-      while (!done) {
-        await Promise.all([reconcile(h.ctx), reconcile(h.ctx), reconcile(h.ctx)]);
-        storms++;
+      // Let everything run, with reconcile storms (three at a time, back to back) alongside the fleet.
+      h.sim.clock.setTimeScale(1_000);
+      await h.startFleet();
+      let storms = 0;
+      let done = false;
+      const storm = (async () => {
+        while (!done) {
+          await Promise.all([reconcile(h.ctx), reconcile(h.ctx), reconcile(h.ctx)]);
+          storms++;
+        }
+      })();
+      try {
+        await waitFor('all 200 items final and every batch processed', async () => {
+          const p = await progress(h.ctx.db);
+          return p.final === 200 && p.openBatches === 0;
+        }, 90_000, 200);
+      } finally {
+        done = true;
+        await storm;
       }
-    })();
-    try {
-      await waitFor('all 200 items final and every batch processed', async () => {
-        const p = await progress(h.ctx.db);
-        return p.final === 200 && p.openBatches === 0;
-      }, 90_000, 200);
-    } finally {
-      done = true;
-      await storm;
-    }
-    expect(storms).toBeGreaterThan(5);
-    await h.sim.idle();
-    const inv = await checkInvariants(h.ctx.db, h.sim);
-    expect(violations(inv, 200)).toEqual([]);
-    expect(inv).toMatchObject({ succeeded: 200, attempts: 200, attemptOutcomes: { succeeded: 200 } });
-    expectNoDuplicateProviderBatches(h, inv.batches);
-    expect(await h.ctx.budget.used(MODEL)).toBe(0);
+      expect(storms).toBeGreaterThan(5);
+      await h.sim.idle();
+      const inv = await checkInvariants(h.ctx.db, h.sim);
+      expect(violations(inv, 200)).toEqual([]);
+      expect(inv).toMatchObject({ succeeded: 200, attempts: 200, attemptOutcomes: { succeeded: 200 } });
+      expectNoDuplicateProviderBatches(h, inv.batches);
+      expect(await h.ctx.budget.used(MODEL)).toBe(0);
+    });
   }, 150_000);
 
   it('the periodic reconcile inside worker processes recovers a Redis loss mid-run on its own', async () => {
@@ -166,50 +177,51 @@ describe('reconcile after the fleet loses its Redis keys', () => {
       workerEnv({ databaseUrl: h.database.url, redisUrl: REDIS_URL, prefix: h.prefix, simulatorUrl: h.sim.url, dataDir: h.config.dataDir }, { RECONCILE_EVERY_MS: '1000' }),
     );
     open.push({ close: () => group.stopAll() });
-    onTestFailed(() => console.error(group.report()));
-    group.startEach(ROLES, 1);
-    await waitForWorkers(h.ctx.queues, Object.fromEntries(ROLES.map((r) => [r, 1])), 90_000);
+    await explained(async () => `${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`, async () => {
+      group.startEach(ROLES, 1);
+      await waitForWorkers(h.ctx.queues, Object.fromEntries(ROLES.map((r) => [r, 1])), 90_000);
 
-    // A producer storing 2,000 items in 10 parts, one every 300 ms, while the fleet works.
-    const items = sampleItems('p', 2_000);
-    const producer = (async () => {
-      for (let i = 0; i < items.length; i += 200) {
-        await store(h, items.slice(i, i + 200));
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    })();
+      // A producer storing 2,000 items in 10 parts, one every 300 ms, while the fleet works.
+      const items = sampleItems('p', 2_000);
+      const producer = (async () => {
+        for (let i = 0; i < items.length; i += 200) {
+          await store(h, items.slice(i, i + 200));
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      })();
 
-    // Lose Redis while batches are open at the provider and others are already processed.
-    const atLoss = await waitFor(
-      'open and processed batches at once',
-      async () => {
-        const [r] = await query<{ open: number; processed: number }>(
-          h.ctx.db,
-          `select count(*) filter (where status in ('submitting', 'validating', 'in_progress', 'finalizing', 'completed'))::int as open,
-                  count(*) filter (where status = 'processed')::int as processed from batches`,
-        );
-        return r!.open > 0 && r!.processed > 0 ? r : null;
-      },
-      90_000,
-      25,
-    );
-    const deleted = await deleteFleetKeys(h.prefix);
-    expect(deleted).toBeGreaterThan(0);
-    await producer;
+      // Lose Redis while batches are open at the provider and others are already processed.
+      const atLoss = await waitFor(
+        'open and processed batches at once',
+        async () => {
+          const [r] = await query<{ open: number; processed: number }>(
+            h.ctx.db,
+            `select count(*) filter (where status in ('submitting', 'validating', 'in_progress', 'finalizing', 'completed'))::int as open,
+                    count(*) filter (where status = 'processed')::int as processed from batches`,
+          );
+          return r!.open > 0 && r!.processed > 0 ? r : null;
+        },
+        90_000,
+        25,
+      );
+      const deleted = await deleteFleetKeys(h.prefix);
+      expect(deleted).toBeGreaterThan(0);
+      await producer;
 
-    await waitFor('all 2,000 items final and every batch processed', async () => {
-      const p = await progress(h.ctx.db);
-      return p.final === 2_000 && p.openBatches === 0;
-    }, 120_000, 250);
-    expect(group.crashed()).toEqual([]);
-    await group.stopAll();
-    await h.sim.idle();
-    const inv = await checkInvariants(h.ctx.db, h.sim);
-    expect(violations(inv, 2_000)).toEqual([]);
-    expect(inv).toMatchObject({ succeeded: 2_000, attempts: 2_000 });
-    expectNoDuplicateProviderBatches(h, inv.batches);
-    expect(await h.ctx.budget.used(MODEL)).toBe(0);
-    console.log(`reconcile: Redis lost with ${atLoss.open} batches open and ${atLoss.processed} processed (${deleted} keys); ${inv.batches} batches in all`);
+      await waitFor('all 2,000 items final and every batch processed', async () => {
+        const p = await progress(h.ctx.db);
+        return p.final === 2_000 && p.openBatches === 0;
+      }, 120_000, 250);
+      expect(group.crashed()).toEqual([]);
+      await group.stopAll();
+      await h.sim.idle();
+      const inv = await checkInvariants(h.ctx.db, h.sim);
+      expect(violations(inv, 2_000)).toEqual([]);
+      expect(inv).toMatchObject({ succeeded: 2_000, attempts: 2_000 });
+      expectNoDuplicateProviderBatches(h, inv.batches);
+      expect(await h.ctx.budget.used(MODEL)).toBe(0);
+      console.log(`reconcile: Redis lost with ${atLoss.open} batches open and ${atLoss.processed} processed (${deleted} keys); ${inv.batches} batches in all`);
+    });
   }, 200_000);
 });
 

@@ -4,14 +4,14 @@
  * effect must still happen exactly once: one attempt, one stored output, one onResult call and one
  * results-queue job per item, one provider batch per built batch, cost counted once.
  */
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { query } from '../../src/db/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { costPair } from '../../src/pricing/index.ts';
-import type { OpenAIBatchProvider } from '../../src/provider/openai-provider.ts';
 import { ROLES } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
-import { checkInvariants, enqueueItems, progress, violations } from '../chaos/chaos.ts';
+import { checkInvariants, describeState, enqueueItems, progress, violations } from '../chaos/chaos.ts';
 import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
 import { ProcessGroup, waitForWorkers, workerEnv } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
@@ -37,7 +37,7 @@ afterAll(async () => {
 
 describe('scaling out: two processes of every role', () => {
   it(`processes ${ITEMS.toLocaleString('en')} items exactly once across 10 worker processes`, async () => {
-    onTestFailed(() => console.error(group.report()));
+    onTestFailed(async () => console.error(`${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`));
     const started = Date.now();
     group.startEach(ROLES, PER_ROLE);
     await waitForWorkers(h.ctx.queues, Object.fromEntries(ROLES.map((r) => [r, PER_ROLE])), 120_000);
@@ -46,7 +46,7 @@ describe('scaling out: two processes of every role', () => {
     for (const role of ROLES) expect(await h.ctx.queues.byRole[role].getWorkersCount()).toBe(PER_ROLE);
 
     const workStart = Date.now();
-    // A producer sending 10 bulk jobs of 500 items, one every 400 ms, so batches overlap in every stage.
+    // A producer sending 500 items every 400 ms (two bulk intake jobs each, one per task), so batches overlap in every stage.
     const items = sampleItems('scale', ITEMS);
     for (let i = 0; i < ITEMS; i += 500) {
       expect(await enqueueItems(h.ctx.queues, items.slice(i, i + 500), 500)).toBe(2);
@@ -109,7 +109,7 @@ describe('scaling out: two processes of every role', () => {
     // Cost: per item = its attempt; the batches' roll-ups = the items' sum = what the provider's usage prices at.
     expect(inv.costMismatches).toBe(0);
     expect(inv.costUsd.batches).toBe(inv.costUsd.items);
-    const client = (h.ctx.provider as OpenAIBatchProvider).client;
+    const client = new OpenAI({ apiKey: h.config.provider.apiKey, baseURL: h.sim.url }); // same key: the same simulator client
     const usageByProviderId = new Map<string, { input_tokens: number; output_tokens: number; cached: number }>();
     for await (const b of client.batches.list({ limit: 100 })) {
       if (b.usage) usageByProviderId.set(b.id, { input_tokens: b.usage.input_tokens, output_tokens: b.usage.output_tokens, cached: b.usage.input_tokens_details?.cached_tokens ?? 0 });

@@ -12,14 +12,17 @@ import { query } from '../../src/db/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { ROLES, type Role } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
-import { checkInvariants, enqueueItems, violations } from '../chaos/chaos.ts';
+import { checkInvariants, describeState, enqueueItems, violations } from '../chaos/chaos.ts';
 import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
 import { ProcessGroup, workerEnv, type WorkerProcess } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
 const BOUND_MS = 3_000;
-/** Closing Redis and PostgreSQL connections and the exit itself, on a loaded 2-core machine. */
-const SLACK_MS = 2_500;
+/**
+ * Closing Redis and PostgreSQL connections and the exit itself, on a 2-core machine that also runs
+ * the other test files. Kubernetes' default grace period leaves 10 s over the default 20 s bound.
+ */
+const SLACK_MS = 4_000;
 const PER_TASK = 10_000;
 const ITEMS = 2 * PER_TASK;
 const TOKEN_LIMITS = JSON.stringify({ 'gpt-4o-mini': 20_000_000 }); // one batch per task, never held by the budget
@@ -77,10 +80,14 @@ async function sigtermWhen(proc: WorkerProcess, queue: Queue, what: string, busy
   return { ...r, signalledAt, activeAtSignal };
 }
 
+/**
+ * Soft assertions: a stage that breaks the bound is reported, and the test still drives its work
+ * to the end with another process, so the next stage starts from the state it expects.
+ */
 function expectCleanExitWithinBound(s: Stopped): void {
-  expect(s.timedOut).toBe(false);
-  expect(s.exit).toMatchObject({ code: 0, signal: null });
-  expect(s.ms).toBeLessThanOrEqual(BOUND_MS + SLACK_MS);
+  expect.soft(s.timedOut, 'still running after SIGTERM').toBe(false);
+  expect.soft(s.exit, 'exit code 0, not killed by a signal').toMatchObject({ code: 0, signal: null });
+  expect.soft(s.ms, `exit within SHUTDOWN_TIMEOUT_MS (${BOUND_MS} ms) + ${SLACK_MS} ms`).toBeLessThanOrEqual(BOUND_MS + SLACK_MS);
 }
 
 async function failedJobs(): Promise<Record<string, number>> {
@@ -93,29 +100,31 @@ const NONE_FAILED = Object.fromEntries(ROLES.map((r) => [r, 0]));
 const timings: string[] = [];
 
 describe('SIGTERM in the middle of each stage', () => {
-  it('intake: finishes the 10,000-item job it holds, exits 0 within the bound; another process takes the rest', async () => {
-    onTestFailed(() => console.error(group.report()));
+  it('intake: SIGTERM during a 10,000-item job exits 0 within the bound; the job is finished, never failed; another process takes the rest', async () => {
+    onTestFailed(async () => console.error(`${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`));
     const a = await startOne('intake');
     await enqueueItems(h.ctx.queues, sampleItems('sd', ITEMS), PER_TASK);
     const s = await sigtermWhen(a, h.ctx.queues.intake, 'an intake job active', async () => (await h.ctx.queues.intake.getActiveCount()) > 0);
     timings.push(`intake: exit ${s.exit.code} after ${s.ms} ms`);
     expectCleanExitWithinBound(s);
-    // It was in the middle of a job, and finished it before exiting.
     expect(s.activeAtSignal).toHaveLength(1);
-    const held = await h.ctx.queues.intake.getJob(s.activeAtSignal[0]!.id!);
-    expect(await held!.getState()).toBe('completed');
-    expect(held!.finishedOn).toBeGreaterThanOrEqual(s.signalledAt);
-    expect(held!.returnvalue).toMatchObject({ accepted: PER_TASK });
+    const [atSignal] = s.activeAtSignal;
 
     await startOne('intake');
     await waitFor('both intake jobs completed', async () => (await h.ctx.queues.intake.getCompletedCount()) === 2);
     const [stored] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from items where status = 'queued'`);
     expect(stored!.n).toBe(ITEMS);
+    // The signal came in the middle of that job: started before it, finished after it (drained by
+    // the stopping process, or handed back and run again, idempotently, by the next one).
+    const held = await h.ctx.queues.intake.getJob(atSignal!.id!);
+    expect(atSignal!.processedOn).toBeLessThan(s.signalledAt);
+    expect(held!.finishedOn).toBeGreaterThan(s.signalledAt);
+    expect(held!.returnvalue.accepted + held!.returnvalue.duplicates).toBe(PER_TASK);
     expect(await failedJobs()).toEqual(NONE_FAILED);
   }, 180_000);
 
   it('build: a build interrupted by SIGTERM exits 0 within the bound; the batches are then built once', async () => {
-    onTestFailed(() => console.error(group.report()));
+    onTestFailed(async () => console.error(`${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`));
     const a = await startOne('build');
     const s = await sigtermWhen(a, h.ctx.queues.build, 'a batch being built', async () => {
       const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where status = 'building'`);
@@ -146,7 +155,7 @@ describe('SIGTERM in the middle of each stage', () => {
   }, 180_000);
 
   it('submit: SIGTERM during a slow upload/create exits 0 within the bound; each batch is created exactly once', async () => {
-    onTestFailed(() => console.error(group.report()));
+    onTestFailed(async () => console.error(`${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`));
     const a = await startOne('submit');
     const s = await sigtermWhen(a, h.ctx.queues.submit, 'a batch submitting', async () => {
       const [r] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where status = 'submitting'`);
@@ -173,7 +182,7 @@ describe('SIGTERM in the middle of each stage', () => {
   }, 180_000);
 
   it('poll: SIGTERM during a slow status call exits 0 within the bound; another process polls to the end', async () => {
-    onTestFailed(() => console.error(group.report()));
+    onTestFailed(async () => console.error(`${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`));
     const a = await startOne('poll');
     const s = await sigtermWhen(a, h.ctx.queues.poll, 'a poll job active', async () => (await h.ctx.queues.poll.getActiveCount()) > 0);
     timings.push(`poll: exit ${s.exit.code} after ${s.ms} ms`);
@@ -196,7 +205,7 @@ describe('SIGTERM in the middle of each stage', () => {
   }, 180_000);
 
   it('process: SIGTERM while a result file is being processed exits 0 within the bound; every item ends exactly once', async () => {
-    onTestFailed(() => console.error(group.report()));
+    onTestFailed(async () => console.error(`${await describeState(h.ctx.db, h.ctx.queues)}\n${group.report()}`));
     const a = await startOne('process');
     const s = await sigtermWhen(a, h.ctx.queues.process, 'a result file half processed', async () => {
       const [r] = await query<{ n: number }>(h.ctx.db, 'select count(*)::int as n from attempts');
