@@ -36,6 +36,10 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   simulator?: Parameters<typeof startSimulator>[0];
   roles?: readonly Role[] | false;
+  /** Use this API key, as a real deployment would (the provider is still this harness's simulator). */
+  apiKey?: string;
+  /** Where the fleet's logs go (default: stdout). */
+  logDestination?: { write(chunk: string): void };
 }
 
 /**
@@ -57,9 +61,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<TestHa
     POLL_MAX_MS: '500',
     RECONCILE_EVERY_MS: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...(options.apiKey ? { OPENAI_API_KEY: options.apiKey, OPENAI_BASE_URL: sim.url } : {}),
     ...options.env,
   });
-  const log = createLogger({ level: config.log.level, pretty: false });
+  const log = createLogger({ level: config.log.level, pretty: false, showBodies: config.log.bodies, destination: options.logDestination });
   const ctx = createContext(config, options.registry ?? exampleRegistry(), { db: database.db, log });
   const harness: TestHarness = {
     ctx,
