@@ -33,9 +33,6 @@ export class UnknownTaskError extends BatchfleetError {
 /** A task module that does not satisfy the task contract. */
 export class TaskDefinitionError extends BatchfleetError {}
 
-/** An item whose request can never fit a batch (too many tokens or bytes for the model's limits). */
-export class ItemTooLargeError extends BatchfleetError {}
-
 /** A provider call failed; `retryable` says whether trying again can help. */
 export class ProviderError extends BatchfleetError {
   constructor(
