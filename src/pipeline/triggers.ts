@@ -19,11 +19,12 @@ export async function triggerBuild(queues: PipelineQueues, task: string, delayMs
     });
     return;
   }
-  // A dedup key whose job is gone (a partial Redis loss) would swallow every trigger for ever.
+  // A dedup key whose job is gone or finished (left by a partial Redis loss) would swallow every trigger for ever.
   const holder = await queues.build.getDeduplicationJobId(jobIds.build(task));
   if (holder) {
     const job = await queues.build.getJob(holder);
-    if (!job || (await job.getState()) === 'unknown') await queues.build.removeDeduplicationKey(jobIds.build(task));
+    const state = job ? await job.getState() : 'unknown';
+    if (state === 'unknown' || state === 'completed' || state === 'failed') await queues.build.removeDeduplicationKey(jobIds.build(task));
   }
   await queues.build.add('build', { task }, { deduplication: { id: jobIds.build(task), keepLastIfActive: true } });
 }
