@@ -6,6 +6,7 @@ import { summarizeRun } from '../../src/demo/summary.ts';
 import { QUEUES, resultsQueueName } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { expectOneProviderBatchPerBatch } from '../support/provider-checks.ts';
 import { waitFor } from '../support/wait.ts';
 
 let h: TestHarness;
@@ -67,14 +68,7 @@ describe('the pipeline end to end', () => {
 
     // One provider batch per built batch: the simulator saw each of our batch ids exactly once.
     const ours = await query<{ id: string }>(h.ctx.db, 'select id from batches');
-    const clients = Object.values(h.sim.stats().clients);
-    expect(clients).toHaveLength(1);
-    const seen = clients[0]!;
-    expect(seen.batchesCreated).toBe(ours.length);
-    expect(Object.keys(seen.batchesByMetadata.batchfleet_batch_id ?? {}).sort()).toEqual(ours.map((b) => b.id).sort());
-    expect(Object.values(seen.batchesByMetadata.batchfleet_batch_id ?? {}).every((v) => v.count === 1)).toBe(true);
-    expect(seen.duplicateInputFiles).toEqual([]);
-    expect(seen.customIds.succeededMoreThanOnce).toBe(0);
+    expectOneProviderBatchPerBatch(h, ours.map((b) => b.id));
   });
 
   it('stores an item once per (task, external id), however often it is enqueued', async () => {

@@ -15,6 +15,7 @@ import { checkInvariants, describeState, enqueueItems, progress, violations } fr
 import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
 import { ProcessGroup, waitForWorkers, workerEnv } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
+import { expectOneProviderBatchPerBatch } from '../support/provider-checks.ts';
 
 const ITEMS = 5_000;
 const PER_ROLE = 2;
@@ -97,13 +98,7 @@ describe('scaling out: two processes of every role', () => {
       h.ctx.db,
       'select id::text as id, provider_batch_id, model, input_tokens::text, output_tokens::text, cost_usd::text from batches',
     );
-    const clients = Object.values(h.sim.stats().clients);
-    expect(clients).toHaveLength(1);
-    const seen = clients[0]!;
-    expect(seen.batchesCreated).toBe(ours.length);
-    expect(Object.keys(seen.batchesByMetadata.batchfleet_batch_id ?? {}).sort()).toEqual(ours.map((b) => b.id).sort());
-    expect(Object.values(seen.batchesByMetadata.batchfleet_batch_id ?? {}).every((v) => v.count === 1)).toBe(true);
-    expect(seen.duplicateInputFiles).toEqual([]);
+    const seen = expectOneProviderBatchPerBatch(h, ours.map((b) => b.id));
     expect(seen.customIds).toMatchObject({ submitted: ITEMS, distinct: ITEMS, resubmitted: 0, succeededMoreThanOnce: 0 });
 
     // Cost: per item = its attempt; the batches' roll-ups = the items' sum = what the provider's usage prices at.
