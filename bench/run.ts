@@ -7,7 +7,7 @@
  *   e2e      items/s through the whole pipeline against the simulator (happy scenario)
  */
 import { parseArgs } from 'node:util';
-import { query } from '../src/db/sql.ts';
+import { query } from '../src/store/sql.ts';
 import { sampleItems, sampleTicket } from '../src/demo/samples.ts';
 import { build } from '../src/pipeline/build.ts';
 import { intake } from '../src/pipeline/intake.ts';

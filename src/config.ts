@@ -65,12 +65,21 @@ const envSchema = z.object({
   RECONCILE_EVERY_MS: int(60_000),
   /** How long a worker may take to finish or hand back its jobs on SIGTERM (ms). Keep below Kubernetes' grace period. */
   SHUTDOWN_TIMEOUT_MS: int(20_000),
+  /** Processing lease on a batch (process and sync), renewed by a timer every third of it (ms). A dead worker's batch is taken over after this. */
+  LEASE_MS: z.coerce.number().int().min(1_000).default(15_000),
+  /** BullMQ job lock (ms), renewed by BullMQ at half of it; a killed worker's job is re-run once it lapses and the stall check runs. */
+  JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** How often BullMQ looks for stalled jobs (ms). */
+  STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(10_000),
+  /** A batch left in `building` this long (ms) is finished by the reconciler (its builder died between claim and file). */
+  BUILDING_STALE_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Worker concurrency per role. */
   CONCURRENCY_INTAKE: int(4),
   CONCURRENCY_BUILD: int(2),
   CONCURRENCY_SUBMIT: int(4),
   CONCURRENCY_POLL: int(20),
   CONCURRENCY_PROCESS: int(2),
+  CONCURRENCY_SYNC: int(2),
   /** Tasks forced into sync mode (comma-separated names), whatever their `mode`: the one-setting switch of F13. */
   SYNC_TASKS: z.string().default('').transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean)),
   /** Sync mode: requests per minute per model, fleet-wide (enforced in Redis). */
@@ -118,7 +127,9 @@ export interface Config {
   expiryGraceMs: number;
   reconcileEveryMs: number;
   shutdownTimeoutMs: number;
-  concurrency: { intake: number; build: number; submit: number; poll: number; process: number };
+  concurrency: { intake: number; build: number; submit: number; poll: number; process: number; sync: number };
+  /** Durations (ms) that decide how fast a dead worker's work is taken over. */
+  timings: { leaseMs: number; jobLockMs: number; stalledIntervalMs: number; buildingStaleMs: number };
   /** Sync mode (F13): tasks forced to sync, fleet-wide requests per minute per model, per-process concurrency. */
   sync: { tasks: string[]; rpm: number; concurrency: number };
   dailySpendCapUsd: number | undefined;
@@ -165,7 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       submit: e.CONCURRENCY_SUBMIT,
       poll: e.CONCURRENCY_POLL,
       process: e.CONCURRENCY_PROCESS,
+      sync: e.CONCURRENCY_SYNC,
     },
+    timings: { leaseMs: e.LEASE_MS, jobLockMs: e.JOB_LOCK_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS, buildingStaleMs: e.BUILDING_STALE_MS },
     sync: { tasks: e.SYNC_TASKS, rpm: e.SYNC_RPM, concurrency: e.SYNC_CONCURRENCY },
     dailySpendCapUsd: e.DAILY_SPEND_CAP_USD,
     providerFileRetention: e.PROVIDER_FILE_RETENTION,

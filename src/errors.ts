@@ -45,3 +45,13 @@ export class ProviderError extends BatchfleetError {
     super(message);
   }
 }
+
+/** A record looked up by an id that nothing answers to. */
+export class UnknownRecordError extends BatchfleetError {
+  constructor(
+    readonly kind: 'batch' | 'item',
+    readonly id: string,
+  ) {
+    super(`no ${kind} ${id}`);
+  }
+}

@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import { query } from '../db/sql.ts';
+import { ping } from '../store/read-models/index.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 
 /** A check that fails instead of hanging (the shared Redis connection queues commands while it reconnects). */
@@ -31,7 +31,7 @@ export function mountHealth(app: Hono, ctx: PipelineContext, timeoutMs = 2_000):
     const failures = (
       await Promise.all([
         check('redis', timeoutMs, () => ctx.redis.ping()),
-        check('postgres', timeoutMs, () => query(ctx.db, 'select 1 as ok')),
+        check('postgres', timeoutMs, () => ping(ctx.db)),
       ])
     ).filter((f): f is string => f !== null);
     if (failures.length > 0) {

@@ -8,17 +8,8 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { PipelineContext } from '../pipeline/context.ts';
-import {
-  batchCounts,
-  budgetReport,
-  costByTask,
-  failedItemCounts,
-  failuresSince,
-  itemCounts,
-  queueCounts,
-  rejectionCounts,
-  stuckCounts,
-} from '../monitoring/stats.ts';
+import { budgetReport, queueCounts } from '../monitoring/stats.ts';
+import { batchCounts, costByTask, failedItemCounts, failuresSince, itemCounts, rejectionCounts, stuckCounts } from '../store/read-models/index.ts';
 import { processRegistry } from '../monitoring/provider-metrics.ts';
 
 /** Window of the `batchfleet_recent_*` failure series. */
@@ -114,7 +105,7 @@ export function createMetricsCollector(ctx: PipelineContext, options: { timeoutM
       setCounter(m.savings, rows.map((r) => ({ labels: { task: r.task }, value: r.syncCostUsd - r.costUsd })));
     },
     failures: async () => {
-      const [dead, recent] = await Promise.all([failedItemCounts(ctx.db), failuresSince(ctx.db, new Date(Date.now() - RECENT_WINDOW_MS))]);
+      const [dead, recent] = await Promise.all([failedItemCounts(ctx.db), failuresSince(ctx.db, new Date(ctx.now().getTime() - RECENT_WINDOW_MS))]);
       m.failedItems.reset();
       for (const r of dead) m.failedItems.set({ task: r.task, cause: r.cause }, r.count);
       m.recentFailures.reset();
@@ -123,7 +114,7 @@ export function createMetricsCollector(ctx: PipelineContext, options: { timeoutM
       for (const [task, t] of recent.attemptsByTask) m.recentAttempts.set({ task }, t.attempts);
     },
     stuck: async () => {
-      const rows = await stuckCounts(ctx.db, ctx.config.stuckAfterMs);
+      const rows = await stuckCounts(ctx.db, ctx.config.stuckAfterMs, ctx.now());
       m.stuck.set(rows.reduce((n, r) => n + r.count, 0));
       m.stuckByStatus.reset();
       for (const r of rows) m.stuckByStatus.set({ status: r.status }, r.count);

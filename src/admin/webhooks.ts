@@ -9,13 +9,10 @@
 import OpenAI from 'openai';
 import type { Context } from 'hono';
 import type { Counter } from 'prom-client';
-import { query } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
-import { PROVIDER_OPEN_STATUSES } from '../pipeline/poll.ts';
-import { enqueuePoll } from '../pipeline/triggers.ts';
-import { jobIds } from '../queues/names.ts';
+import { wakePoll, type WakeOutcome } from '../pipeline/triggers.ts';
 
-export type WebhookOutcome = 'promoted' | 'recreated' | 'already_due' | 'ignored' | 'invalid';
+export type WebhookOutcome = WakeOutcome | 'invalid';
 
 export interface WebhookResult {
   outcome: WebhookOutcome;
@@ -24,30 +21,7 @@ export interface WebhookResult {
   batchId?: string;
 }
 
-/** Makes the next poll of the batch with this provider id run now. */
-export async function wakePoll(ctx: PipelineContext, providerBatchId: string): Promise<{ outcome: WebhookOutcome; batchId?: string }> {
-  const [batch] = await query<{ id: string; status: string; submission: number }>(
-    ctx.db,
-    'select id, status, submission from batches where provider_batch_id = $1',
-    providerBatchId,
-  );
-  if (!batch) return { outcome: 'ignored' };
-  if (!(PROVIDER_OPEN_STATUSES as readonly string[]).includes(batch.status)) return { outcome: 'ignored', batchId: batch.id };
-  const job = await ctx.queues.poll.getJob(jobIds.poll(batch.id, batch.submission));
-  if (!job) {
-    await enqueuePoll(ctx.queues, batch.id, batch.submission);
-    return { outcome: 'recreated', batchId: batch.id };
-  }
-  if (await job.isDelayed()) {
-    try {
-      await job.promote();
-      return { outcome: 'promoted', batchId: batch.id };
-    } catch {
-      // It moved on between the check and the promote (a worker took it): it is due anyway.
-    }
-  }
-  return { outcome: 'already_due', batchId: batch.id };
-}
+export { wakePoll };
 
 /** The Hono handler of `POST /webhooks/openai`. */
 export function openAIWebhookHandler(ctx: PipelineContext, secret: string, events: Counter<'outcome'>) {

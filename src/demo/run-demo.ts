@@ -3,17 +3,18 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import pino from 'pino';
 import { loadConfig, type Config } from '../config.ts';
-import { ensureDatabase } from '../db/client.ts';
-import { execute, query } from '../db/sql.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { enqueueProcess } from '../pipeline/triggers.ts';
+import { ROLES } from '../queues/names.ts';
+import * as batches from '../store/batches.ts';
+import { ensureDatabase } from '../store/db.ts';
+import { runProgress, summarizeRun, type RunSummary } from '../store/read-models/index.ts';
 import { createLogger } from '../logging/index.ts';
 import { createContext } from '../runtime/context.ts';
 import { startFleet } from '../runtime/fleet.ts';
 import { startSimulator } from '../simulator/index.ts';
 import { exampleRegistry } from '../tasks/index.ts';
 import { sampleItems } from './samples.ts';
-import { summarizeRun, type RunSummary } from './summary.ts';
 
 export interface DemoOptions {
   items: number;
@@ -62,7 +63,7 @@ export async function runDemo(options: DemoOptions): Promise<RunSummary & { runI
   const log = createLogger({ level: config.log.level, pretty: false, showBodies: config.log.bodies, destination: pino.destination({ dest: 2, sync: false }) });
   const ctx = createContext(config, exampleRegistry(), { log });
   if (sim) await releaseWorkOfStoppedSimulators(ctx);
-  const fleet = await startFleet(ctx, ['intake', 'build', 'submit', 'poll', 'process']);
+  const fleet = await startFleet(ctx, ROLES);
   const runId = `demo-${randomUUID().slice(0, 8)}`;
   try {
     const items = sampleItems(runId, options.items);
@@ -79,12 +80,8 @@ export async function runDemo(options: DemoOptions): Promise<RunSummary & { runI
     const deadline = started + options.timeoutSec * 1000;
     for (;;) {
       // A database restart mid-run is survived: the workers retry, and so does this wait.
-      const c = await query<{ ok: number; bad: number }>(
-        ctx.db,
-        `select count(*) filter (where status = 'succeeded')::int as ok, count(*) filter (where status = 'failed')::int as bad from items where external_id like $1`,
-        `${runId}-%`,
-      ).then(
-        (rows) => rows[0]!,
+      const c = await runProgress(ctx.db, `${runId}-`).then(
+        (progress) => progress,
         (err: unknown) => (log.warn({ err: (err as Error).message }, 'progress check failed; retrying'), undefined),
       );
       if (c) bar?.update(c.ok + c.bad, { succeeded: c.ok, failed: c.bad });
@@ -102,20 +99,24 @@ export async function runDemo(options: DemoOptions): Promise<RunSummary & { runI
 }
 
 /**
- * The demo's simulator lives in its process: batches an earlier run left open there can never
- * finish. They end here as failed (nothing executed), so their items go back to the queue and
- * complete in this run, and built files are uploaded again.
+ * The demo's simulator lives in its process: batches an earlier run left open at a simulator that
+ * is gone can never finish. Only batches whose provider ids the new simulator does not know are
+ * touched (another fleet's batches at a live provider are left alone): they end as failed (nothing
+ * executed), so their items go back to the queue and complete in this run, and built batches that
+ * had uploaded their file to the gone simulator upload it again.
  */
 async function releaseWorkOfStoppedSimulators(ctx: PipelineContext): Promise<void> {
-  const ended = await query<{ id: string }>(
-    ctx.db,
-    `update batches set status = 'failed', provider_status = null, terminal_at = now(), status_changed_at = now(),
-            output_file_id = null, error_file_id = null,
-            last_error = 'the simulator of an earlier demo run stopped with this batch open'
-      where status in ('submitting', 'validating', 'in_progress', 'finalizing', 'cancelling') returning id`,
-  );
-  await execute(ctx.db, `update batches set input_file_id = null, upload_started_at = null, create_started_at = null where status = 'built'`);
-  for (const { id } of ended) await enqueueProcess(ctx.queues, id);
+  const open = await batches.openBatches(ctx.db, ctx.now());
+  const gone: string[] = [];
+  const forget: string[] = [];
+  for (const b of open) {
+    const providerId = b.providerBatchId;
+    if (providerId && !(await ctx.provider.retrieveBatch(providerId).then(() => true, () => false))) gone.push(b.id);
+    else if (!providerId && b.status === 'submitting') gone.push(b.id);
+    else if (b.status === 'built' && b.inputFileId) forget.push(b.id);
+  }
+  for (const id of await batches.failGoneProviderBatches(ctx.db, gone, ctx.now())) await enqueueProcess(ctx, id);
+  await batches.forgetUploads(ctx.db, forget);
 }
 
 export function formatSummary(s: Awaited<ReturnType<typeof runDemo>>): string {

@@ -9,8 +9,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
-import { failuresSince, spendSince, startOfUtcDay, stuckBatches } from './stats.ts';
+import type { Db } from '../store/db.ts';
+import { failuresSince, spendSince, startOfUtcDay, stuckBatches } from '../store/read-models/index.ts';
 
 export type AlertKind = 'failure_rate' | 'daily_spend' | 'stuck_batch';
 
@@ -106,7 +106,7 @@ export async function evaluateAlerts(db: Db, rules: AlertRules, now: Date = new 
     }
   }
 
-  const stuck = await stuckBatches(db, rules.stuckAfterMs);
+  const stuck = await stuckBatches(db, rules.stuckAfterMs, now);
   for (const [i, b] of stuck.slice(0, rules.maxStuckAlerts).entries()) {
     const more = i === rules.maxStuckAlerts - 1 && stuck.length > rules.maxStuckAlerts ? stuck.length - rules.maxStuckAlerts : 0;
     alerts.push({

@@ -3,5 +3,6 @@
  * notifier; and the in-process provider-call metrics (`recordProviderCall`, `instrumentProvider`).
  */
 export * from './stats.ts';
+export * from '../store/read-models/index.ts';
 export * from './alerts.ts';
 export { POLL_OP, instrumentProvider, outcomeOf, processRegistry, recordProviderCall, type ProviderCallOutcome } from './provider-metrics.ts';

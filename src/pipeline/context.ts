@@ -2,11 +2,11 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TokenBudget } from '../budget/index.ts';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
 import type { PriceTable } from '../pricing/index.ts';
 import type { BatchProvider } from '../provider/provider.ts';
 import type { PipelineQueues } from '../queues/queues.ts';
 import type { LocalFileStore } from '../storage/file-store.ts';
+import type { Db } from '../store/db.ts';
 import type { TaskRegistry } from '../tasks/registry.ts';
 import type { TokenCounter } from '../tokens/index.ts';
 import type { ModelLimits } from './model-limits.ts';
@@ -23,7 +23,11 @@ export interface PipelineContext {
   budget: TokenBudget;
   limits: ModelLimits;
   prices: PriceTable;
-  store: LocalFileStore;
+  /** Where batch files live (local directory by default). */
+  files: LocalFileStore;
   log: Logger;
+  /** The clock. Every time-dependent decision and every time written to PostgreSQL comes from here. */
   now: () => Date;
+  /** Who this process is, for leases: unique per context. */
+  owner: string;
 }

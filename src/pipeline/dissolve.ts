@@ -1,6 +1,8 @@
-import { execute } from '../db/sql.ts';
+import type { BatchStatus } from '../store/batch-states.ts';
+import * as batches from '../store/batches.ts';
+import * as items from '../store/items.ts';
 import type { PipelineContext } from './context.ts';
-import { triggerBuild } from './triggers.ts';
+import { triggerBuild, wakeHeld } from './triggers.ts';
 
 /**
  * Closes a batch that can never be accepted because it holds more tokens than its model's limit
@@ -9,23 +11,17 @@ import { triggerBuild } from './triggers.ts';
  */
 export async function dissolveBatch(
   ctx: PipelineContext,
-  batch: { id: string; task: string; model: string; status: string },
+  batch: { id: string; task: string; model: string; status: BatchStatus },
   reason: string,
+  options: { tokenLimitFailure?: boolean } = {},
 ): Promise<boolean> {
-  const closed = await execute(
-    ctx.db,
-    `update batches set status = 'processed', processed_at = now(), status_changed_at = now(), held_reason = null,
-            previous_provider_ids = case when provider_batch_id is null then previous_provider_ids else array_append(previous_provider_ids, provider_batch_id) end,
-            provider_batch_id = null, last_error = $3
-      where id = $1::uuid and status = $2`,
-    batch.id,
-    batch.status,
-    `dissolved: ${reason}`.slice(0, 1_000),
-  );
-  if (closed === 0) return false;
-  await execute(ctx.db, `update items set status = 'queued', batch_id = null, updated_at = now() where batch_id = $1::uuid and status in ('batched', 'submitted')`, batch.id);
+  const at = ctx.now();
+  const closed = await batches.dissolve(ctx.db, { id: batch.id, from: batch.status, reason, countsAsTokenLimitFailure: options.tokenLimitFailure ?? false, at });
+  if (!closed) return false;
+  await items.releaseFromBatch(ctx.db, batch.id, at);
   await ctx.budget.release(batch.model, batch.id);
-  await triggerBuild(ctx.queues, batch.task);
+  await triggerBuild(ctx, batch.task);
+  await wakeHeld(ctx, batch.model);
   ctx.log.warn({ batchId: batch.id, reason }, 'batch dissolved; its items will be packed again');
   return true;
 }

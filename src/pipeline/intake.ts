@@ -1,26 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { query, execute, rowsParam } from '../db/sql.ts';
 import { IntakeRejectedError } from '../errors.ts';
 import { intakePayloadSchema, type IntakeOutcome } from '../queues/payloads.ts';
 import { resolveLimits, type AnyTask } from '../tasks/contract.ts';
+import * as itemStore from '../store/items.ts';
+import type { NewItem } from '../store/items.ts';
+import * as rejections from '../store/rejections.ts';
 import type { PipelineContext } from './context.ts';
 import { triggerBuild } from './triggers.ts';
 
-interface NewItemRow {
-  id: string;
-  task: string;
-  external_id: string;
-  input: unknown;
-  status: 'queued' | 'failed';
-  estimated_tokens: number;
-  estimated_bytes: number;
-  error_code: string | null;
-  error_message: string | null;
-}
-
 /** Records a rejected payload or item so it is counted and visible, never silently dropped. */
 export async function recordRejection(ctx: PipelineContext, reason: string, task: string | null, jobId: string | null): Promise<void> {
-  await execute(ctx.db, 'insert into rejections (reason, task, job_id) values ($1, $2, $3)', reason.slice(0, 2_000), task, jobId);
+  await rejections.record(ctx.db, { reason, task, jobId, at: ctx.now() });
 }
 
 function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
@@ -62,7 +52,7 @@ export async function intake(ctx: PipelineContext, payload: unknown, jobId: stri
   const tokenCap = Math.min(limits.maxTokensPerBatch ?? Infinity, await ctx.limits.effective(task.model));
   const items = 'items' in p ? p.items : [{ externalId: p.externalId, input: p.input }];
 
-  const rows: NewItemRow[] = [];
+  const rows: NewItem[] = [];
   const rejected: IntakeOutcome['rejected'] = [];
   const seen = new Set<string>();
   for (const item of items) {
@@ -101,19 +91,7 @@ export async function intake(ctx: PipelineContext, payload: unknown, jobId: stri
 
   for (const r of rejected) await recordRejection(ctx, `${r.externalId}: ${r.reason}`, task.name, jobId);
 
-  const inserted = rows.length
-    ? await query<{ id: string }>(
-        ctx.db,
-        `insert into items (id, task, external_id, input, status, estimated_tokens, estimated_bytes, error_code, error_message, finished_at)
-         select r.id, r.task, r.external_id, r.input, r.status, r.estimated_tokens, r.estimated_bytes, r.error_code, r.error_message,
-                case when r.status = 'failed' then now() end
-           from jsonb_to_recordset($1::jsonb) as r(id uuid, task text, external_id text, input jsonb, status text,
-                estimated_tokens int, estimated_bytes int, error_code text, error_message text)
-         on conflict (task, external_id) do nothing
-         returning id`,
-        rowsParam(rows),
-      )
-    : [];
-  if (inserted.length > 0) await triggerBuild(ctx.queues, task.name);
+  const inserted = await itemStore.insertMany(ctx.db, rows, ctx.now());
+  if (inserted.length > 0) await triggerBuild(ctx, task.name);
   return { accepted: inserted.length, duplicates: rows.length - inserted.length, rejected };
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { defaultLimitFor, effectiveLimit } from '../budget/index.ts';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/client.ts';
-import { query, execute } from '../db/sql.ts';
+import type { Db } from '../store/db.ts';
+import * as modelLimits from '../store/model-limits.ts';
 
 /** The smallest documented tier-1 limit: used for models the tier table does not know. */
 const UNKNOWN_MODEL_LIMIT = 90_000;
@@ -25,6 +25,7 @@ export class ModelLimits {
     private readonly db: Db,
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   configured(model: string): number {
@@ -38,10 +39,9 @@ export class ModelLimits {
 
   async learned(model: string): Promise<number | null> {
     const cached = this.learnedCache.get(model);
-    if (cached && Date.now() - cached.at < 5_000) return cached.value;
-    const rows = await query<{ limit: string }>(this.db, 'select learned_limit::text as "limit" from model_limits where model = $1', model);
-    const value = rows[0] ? Number(rows[0].limit) : null;
-    this.learnedCache.set(model, { value, at: Date.now() });
+    if (cached && this.now().getTime() - cached.at < 5_000) return cached.value;
+    const value = await modelLimits.learned(this.db, model);
+    this.learnedCache.set(model, { value, at: this.now().getTime() });
     return value;
   }
 
@@ -56,13 +56,7 @@ export class ModelLimits {
   /** Records a limit the provider reported; never above the configured one. Returns the stored value. */
   async learn(model: string, reported: number): Promise<number> {
     const value = Math.min(reported, this.configured(model));
-    await execute(
-      this.db,
-      `insert into model_limits (model, learned_limit, source, updated_at) values ($1, $2, 'token_limit_exceeded', now())
-       on conflict (model) do update set learned_limit = excluded.learned_limit, updated_at = now()`,
-      model,
-      value,
-    );
+    await modelLimits.learn(this.db, model, value, this.now());
     this.learnedCache.delete(model);
     this.log.warn({ model, reported, learned: value }, 'learned the enqueued-token limit from the provider');
     return value;

@@ -5,6 +5,7 @@ export const QUEUES = {
   submit: 'submit',
   poll: 'poll',
   process: 'process',
+  sync: 'sync',
 } as const;
 
 export type Role = keyof typeof QUEUES;
@@ -18,6 +19,7 @@ export function resultsQueueName(task: string): string {
 /** Deterministic job ids (BullMQ forbids ':' in custom ids). */
 export const jobIds = {
   build: (task: string) => `build-${task}`,
+  sync: (task: string) => `sync-${task}`,
   submit: (batchId: string, submission: number) => `submit-${batchId}-${submission}`,
   poll: (batchId: string, submission: number) => `poll-${batchId}-${submission}`,
   process: (batchId: string) => `process-${batchId}`,

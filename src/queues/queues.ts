@@ -26,6 +26,7 @@ export class PipelineQueues {
       submit: make(QUEUES.submit),
       poll: make(QUEUES.poll),
       process: make(QUEUES.process),
+      sync: make(QUEUES.sync),
     };
     for (const q of Object.values(this.byRole)) q.on('error', () => undefined);
   }
@@ -35,6 +36,7 @@ export class PipelineQueues {
   get submit(): Queue { return this.byRole.submit; }
   get poll(): Queue { return this.byRole.poll; }
   get process(): Queue { return this.byRole.process; }
+  get sync(): Queue { return this.byRole.sync; }
 
   /** The results queue of a task, created on first use. */
   resultsFor(task: string): Queue {

@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TokenBudget } from '../budget/index.ts';
 import type { Config } from '../config.ts';
-import { createDb, type Db } from '../db/client.ts';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { createDb, type Db } from '../store/db.ts';
 import { createLogger } from '../logging/index.ts';
 import { instrumentProvider } from '../monitoring/provider-metrics.ts';
 import { ModelLimits } from '../pipeline/model-limits.ts';
@@ -28,7 +30,7 @@ export interface OwnedContext extends PipelineContext {
 export function createContext(
   config: Config,
   registry: TaskRegistry,
-  overrides: { log?: Logger; provider?: BatchProvider; db?: Db; redis?: Redis } = {},
+  overrides: { log?: Logger; provider?: BatchProvider; db?: Db; redis?: Redis; now?: () => Date } = {},
 ): OwnedContext {
   const log = overrides.log ?? createLogger({ level: config.log.level, pretty: config.log.pretty, showBodies: config.log.bodies, name: 'batchfleet' });
   const db = overrides.db ?? createDb(config.databaseUrl);
@@ -37,6 +39,7 @@ export function createContext(
   const prices = loadPriceTable(config.priceOverrides);
   for (const task of registry.all()) resolveModel(task.model, prices); // an unpriced model fails here, at boot, never silently at zero
   const queues = new PipelineQueues(redis, config.prefix);
+  const now = overrides.now ?? (() => new Date());
   const ctx: OwnedContext = {
     config,
     db,
@@ -46,11 +49,12 @@ export function createContext(
     provider: instrumentProvider(overrides.provider ?? new OpenAIBatchProvider({ apiKey: config.provider.apiKey, baseURL: config.provider.baseURL })),
     tokens: createTokenCounter(),
     budget: new TokenBudget({ redis, prefix: config.prefix }),
-    limits: new ModelLimits(db, config, log),
+    limits: new ModelLimits(db, config, log, now),
     prices,
-    store: new LocalFileStore(config.dataDir),
+    files: new LocalFileStore(config.dataDir),
     log,
-    now: () => new Date(),
+    now,
+    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     async close() {
       await queues.close();
       if (!overrides.redis) await redis.quit().catch(() => redis.disconnect());

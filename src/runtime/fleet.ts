@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { reconcile } from '../pipeline/reconcile.ts';
-import { releaseProcessingLeases } from '../pipeline/process.ts';
+import { releaseAllLeases } from '../pipeline/lease.ts';
 import { QUEUES, type Role } from '../queues/names.ts';
 import { processors } from './processors.ts';
 
@@ -31,8 +31,8 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
       connection: ctx.redis,
       prefix: ctx.config.prefix,
       concurrency: ctx.config.concurrency[role],
-      lockDuration: 60_000,
-      stalledInterval: 30_000,
+      lockDuration: ctx.config.timings.jobLockMs,
+      stalledInterval: ctx.config.timings.stalledIntervalMs,
       maxStalledCount: 5,
       ...(role === 'poll' ? { limiter: { max: Math.max(1, ctx.config.poll.ratePerSecond), duration: 1_000 } } : {}),
     });
@@ -67,7 +67,7 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
         // worker.close(true) would only return the graceful close already pending; hand the jobs back ourselves.
         ctx.log.warn({ timeoutMs, jobs: running.size }, 'shutdown bound reached: handing unfinished jobs back');
         await Promise.all([...running].map(([job, token]) => job.moveToWait(token).catch(() => undefined)));
-        await releaseProcessingLeases(ctx).catch(() => undefined);
+        await releaseAllLeases(ctx).catch(() => undefined);
       }
     },
   };

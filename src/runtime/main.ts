@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.ts';
-import { ensureDatabase } from '../db/client.ts';
+import { ensureDatabase } from '../store/db.ts';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { exampleRegistry } from '../tasks/index.ts';

@@ -5,7 +5,8 @@ import { build } from '../pipeline/build.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { intake } from '../pipeline/intake.ts';
 import { poll } from '../pipeline/poll.ts';
-import { processBatch } from '../pipeline/process.ts';
+import { processBatch } from '../pipeline/process/index.ts';
+import { SyncRunner } from '../pipeline/sync.ts';
 import { submit } from '../pipeline/submit.ts';
 import type { Role } from '../queues/names.ts';
 import { buildPayloadSchema, pollPayloadSchema, processPayloadSchema, submitPayloadSchema } from '../queues/payloads.ts';
@@ -27,6 +28,15 @@ async function later(job: Job, token: string | undefined, delayMs: number): Prom
 
 /** The processor of each role: thin adapters from BullMQ jobs to the pipeline stages. */
 export function processors(ctx: PipelineContext): Record<Role, Processor> {
+  const sync = new SyncRunner(ctx);
+  const unknownTaskIsFinal = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof UnknownTaskError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  };
   return {
     intake: async (job) => {
       try {
@@ -38,12 +48,11 @@ export function processors(ctx: PipelineContext): Record<Role, Processor> {
     },
     build: async (job) => {
       const { task } = payload(buildPayloadSchema, job);
-      try {
-        return await build(ctx, task);
-      } catch (err) {
-        if (err instanceof UnknownTaskError) throw new UnrecoverableError(err.message);
-        throw err;
-      }
+      return unknownTaskIsFinal(() => build(ctx, task));
+    },
+    sync: async (job) => {
+      const { task } = payload(buildPayloadSchema, job);
+      return unknownTaskIsFinal(() => sync.run(task));
     },
     submit: async (job, token) => {
       const { batchId } = payload(submitPayloadSchema, job);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { DbTx } from '../db/client.ts';
+import type { DbTx } from '../store/db.ts';
 import { BatchfleetError } from '../errors.ts';
 
 /** Endpoints a task can target; one per batch file. */

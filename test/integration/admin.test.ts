@@ -7,8 +7,8 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminServer } from '../../src/admin/index.ts';
-import { createDb } from '../../src/db/client.ts';
-import { query } from '../../src/db/sql.ts';
+import { createDb } from '../../src/store/db.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { createContext } from '../../src/runtime/context.ts';
 import { exampleRegistry } from '../../src/tasks/index.ts';

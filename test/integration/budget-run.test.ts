@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';
 import { waitFor } from '../support/wait.ts';

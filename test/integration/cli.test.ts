@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../src/cli/main.ts';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { intake } from '../../src/pipeline/intake.ts';
 import { SEED_PRICE_TABLE_VERSION } from '../../src/pricing/index.ts';

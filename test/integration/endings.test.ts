@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { query, execute } from '../../src/db/sql.ts';
+import { query, execute } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
-import { processBatch } from '../../src/pipeline/process.ts';
+import { processBatch } from '../../src/pipeline/process/index.ts';
 import { classifyTicket, defineTask, parseJsonContent } from '../../src/tasks/index.ts';
 import { TaskRegistry } from '../../src/tasks/registry.ts';
 import countingRegistry, { HOOK_TABLE_SQL, withCountingHooks } from '../fixtures/counting-tasks.ts';

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import { QueueEvents } from 'bullmq';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { captureLogs } from '../../src/logging/index.ts';
 import { QUEUES } from '../../src/queues/names.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';

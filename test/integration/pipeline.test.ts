@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueueEvents } from 'bullmq';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
-import { summarizeRun } from '../../src/demo/summary.ts';
+import { summarizeRun } from '../../src/store/read-models/index.ts';
 import { QUEUES, resultsQueueName } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { intake } from '../../src/pipeline/intake.ts';
 import { reconcile, type ReconcileReport } from '../../src/pipeline/reconcile.ts';

@@ -6,7 +6,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { costPair } from '../../src/pricing/index.ts';
 import { ROLES } from '../../src/queues/names.ts';

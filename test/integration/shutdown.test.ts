@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { Job, Queue } from 'bullmq';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { ROLES, type Role } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';

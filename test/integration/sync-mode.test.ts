@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
-import { costReport } from '../../src/monitoring/stats.ts';
-import { build, finishBuilding } from '../../src/pipeline/build.ts';
+import { costReport } from '../../src/store/read-models/index.ts';
+import { finishBuilding } from '../../src/pipeline/build.ts';
+import { SyncRunner } from '../../src/pipeline/sync.ts';
 import { claimItems } from '../../src/pipeline/claim.ts';
 import { intake } from '../../src/pipeline/intake.ts';
 import { costPair } from '../../src/pricing/index.ts';
@@ -98,14 +99,14 @@ describe('sync mode (F13)', () => {
     expect(announced.waiting).toBe(20);
 
     // Chunks are batch rows marked as sync: no file, no provider batch, processed, rolled up.
-    const batches = await query<{ status: string; provider_status: string; endpoint: string; file_path: string | null; provider_batch_id: string | null; n: number; done: number; cost: number; sync: number }>(
+    const batches = await query<{ status: string; mode: string; endpoint: string; file_path: string | null; provider_batch_id: string | null; n: number; done: number; cost: number; sync: number }>(
       harness.ctx.db,
-      `select status, provider_status, endpoint, file_path, provider_batch_id, request_count as n, completed_count as done,
+      `select status, mode, endpoint, file_path, provider_batch_id, request_count as n, completed_count as done,
               cost_usd::float8 as cost, sync_cost_usd::float8 as sync from batches`,
     );
     expect(batches.length).toBeGreaterThan(0);
     for (const b of batches) {
-      expect(b).toMatchObject({ status: 'processed', provider_status: 'sync', endpoint: '/v1/chat/completions', file_path: null, provider_batch_id: null });
+      expect(b).toMatchObject({ status: 'processed', mode: 'sync', endpoint: '/v1/chat/completions', file_path: null, provider_batch_id: null });
       expect(b.cost).toBe(b.sync);
     }
     expect(batches.reduce((n, b) => n + b.done, 0)).toBe(20);
@@ -139,7 +140,7 @@ describe('sync mode (F13)', () => {
 
     const byTask = await query<{ task: string; mode: string; n: number }>(
       harness.ctx.db,
-      `select task, case when provider_status = 'sync' then 'sync' else 'batch' end as mode, count(*)::int as n from batches group by 1, 2 order by 1, 2`,
+      `select task, mode, count(*)::int as n from batches group by 1, 2 order by 1, 2`,
     );
     expect(byTask.map(({ task, mode }) => ({ task, mode }))).toEqual([
       { task: 'classify-ticket', mode: 'sync' },
@@ -202,7 +203,7 @@ describe('sync mode (F13)', () => {
     await intake(harness.ctx, { task: 'sync-a', items: tickets('a', 12) });
     await intake(extra, { task: 'sync-b', items: tickets('b', 12) });
 
-    await Promise.all([build(harness.ctx, 'sync-a'), build(extra, 'sync-b')]);
+    await Promise.all([new SyncRunner(harness.ctx).run('sync-a'), new SyncRunner(extra).run('sync-b')]);
 
     const [done] = await query<{ n: number }>(harness.ctx.db, `select count(*)::int as n from items where status = 'succeeded'`);
     expect(done!.n).toBe(24);
@@ -230,16 +231,17 @@ describe('sync mode (F13)', () => {
     await intake(harness.ctx, { task: 'sync-orphan', items: tickets('o', 5) });
     // A worker claimed a chunk and died: its lease (0 ms) has already lapsed.
     const chunk = '00000000-0000-4000-8000-000000000001';
-    const claimed = await claimItems(harness.ctx, registry.get('sync-orphan'), chunk, { requests: 100, tokens: 1e9, bytes: 1e9 }, { providerStatus: 'sync', leaseOwner: 'dead-worker', leaseMs: 0 });
+    const claimed = await claimItems(harness.ctx, registry.get('sync-orphan'), chunk, { requests: 100, tokens: 1e9, bytes: 1e9 }, 'sync', { owner: 'dead-worker', until: new Date(Date.now() - 1) });
     expect(claimed).toHaveLength(5);
-    // The reconciler's path writes no file for a sync chunk; it asks for a build of the task instead.
+    // The reconciler's path writes no file for a sync chunk; it asks for a sync run of the task instead.
     expect(await finishBuilding(harness.ctx, chunk)).toBe(false);
-    const outcome = await build(harness.ctx, 'sync-orphan');
+    const runner = new SyncRunner(harness.ctx);
+    const outcome = await runner.run('sync-orphan');
     expect(outcome.batches).toContain(chunk);
     const rows = await itemCosts(harness);
     expect(rows.every((r) => r.status === 'succeeded' && r.attempts === 1 && r.rows === 1)).toBe(true);
     const [b] = await query<{ status: string; done: number; owner: string | null }>(harness.ctx.db, `select status, completed_count as done, processing_owner as owner from batches where id = $1::uuid`, chunk);
     expect(b).toEqual({ status: 'processed', done: 5, owner: null });
-    expect(await build(harness.ctx, 'sync-orphan')).toEqual({ batches: [], stoppedBy: 'empty' });
+    expect(await runner.run('sync-orphan')).toEqual({ batches: [], stoppedBy: 'empty' });
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import OpenAI, { toFile } from 'openai';
-import { query } from '../../src/db/sql.ts';
+import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';
 import { waitFor } from '../support/wait.ts';

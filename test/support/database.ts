@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createDb, ensureDatabase, type Db } from '../../src/db/client.ts';
+import { createDb, ensureDatabase, type Db } from '../../src/store/db.ts';
 
 const BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
 const MIGRATIONS = join(import.meta.dirname, '..', '..', 'prisma', 'migrations');

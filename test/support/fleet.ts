@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logging/index.ts';
-import type { Role } from '../../src/queues/names.ts';
+import { ROLES, type Role } from '../../src/queues/names.ts';
 import { createContext, type OwnedContext } from '../../src/runtime/context.ts';
 import { startFleet, type Fleet } from '../../src/runtime/fleet.ts';
 import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.ts';
@@ -73,7 +73,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<TestHa
     database,
     prefix,
     config,
-    async startFleet(roles = ['intake', 'build', 'submit', 'poll', 'process']) {
+    async startFleet(roles = ROLES) {
       harness.fleet = await startFleet(ctx, roles, { reconcile: false });
       return harness.fleet;
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../src/pipeline/process.ts';
+import { decide } from '../../src/pipeline/retry-policy.ts';
 import { judgeLine, usageOf } from '../../src/pipeline/verdicts.ts';
 import { classifyTicket, resolveLimits } from '../../src/tasks/index.ts';
 
@@ -56,7 +56,7 @@ describe('judgeLine: the verdict comes from the line and the task, never the bat
 
 describe('decide: the retry policy', () => {
   const limits = resolveLimits(classifyTicket);
-  const item = (attempts: number, requeues = 0, max: number | null = null) => ({ id: 'i', external_id: 'e', input, attempts, requeues, max_output_tokens: max });
+  const item = (attempts: number, requeues = 0, max: number | null = null) => ({ id: 'i', externalId: 'e', input, attempts, requeues, maxOutputTokens: max });
   const retryable = { kind: 'retryable' as const, code: 'server_error', message: 'm', usage: { inputTokens: 1, cachedTokens: 0, outputTokens: 1 }, truncated: false };
 
   it('retries with growing spacing until the last attempt, then fails with the reason', () => {

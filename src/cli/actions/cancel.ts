@@ -4,13 +4,13 @@
  * requeues every item that did not finish. A built batch not yet submitted is cancelled here and
  * processed the same way. A queued item is cancelled for good (status `cancelled`).
  */
-import { query, execute } from '../../db/sql.ts';
-import { wakePoll } from '../../admin/webhooks.ts';
 import type { PipelineContext } from '../../pipeline/context.ts';
-import { enqueueProcess } from '../../pipeline/triggers.ts';
+import { enqueueProcess, wakePoll } from '../../pipeline/triggers.ts';
+import * as batches from '../../store/batches.ts';
+import * as items from '../../store/items.ts';
+import { resolveBatchId } from '../../store/read-models/index.ts';
 import { CliError } from '../io.ts';
 import { isUuid } from '../parse.ts';
-import { resolveBatchId } from '../queries/records.ts';
 
 export interface CancelBatchResult {
   batchId: string;
@@ -26,27 +26,21 @@ const AT_PROVIDER = ['validating', 'in_progress', 'finalizing'];
 export async function cancelBatch(ctx: PipelineContext, idOrProviderId: string): Promise<CancelBatchResult> {
   const id = await resolveBatchId(ctx.db, idOrProviderId);
   if (!id) throw new CliError(`no batch ${idOrProviderId}`);
-  const [b] = await query<{ status: string; provider_batch_id: string | null }>(ctx.db, 'select status, provider_batch_id from batches where id = $1::uuid', id);
-  if (!b) throw new CliError(`no batch ${idOrProviderId}`);
+  const row = await batches.get(ctx.db, id);
+  if (!row) throw new CliError(`no batch ${idOrProviderId}`);
+  const b = { status: row.status, provider_batch_id: row.providerBatchId };
 
   if (AT_PROVIDER.includes(b.status) && b.provider_batch_id) {
     // Recorded once the provider accepted it: a refused cancel must not look requested (the expiry watch skips requested ones).
     const remote = await ctx.provider.cancelBatch(b.provider_batch_id);
-    await execute(ctx.db, 'update batches set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1::uuid', id);
+    await batches.recordCancelRequested(ctx.db, id, ctx.now());
     await wakePoll(ctx, b.provider_batch_id).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message, batchId: id }, 'could not wake the poll loop; it will see the cancel on its next poll'));
     ctx.log.warn({ batchId: id, providerBatchId: b.provider_batch_id, providerStatus: remote.status }, 'batch cancel requested by an operator');
     return { batchId: id, providerBatchId: b.provider_batch_id, previousStatus: b.status, outcome: 'cancel_requested', providerStatus: remote.status };
   }
   if (b.status === 'built') {
-    const moved = await execute(
-      ctx.db,
-      `update batches set status = 'cancelled', cancel_requested_at = now(), terminal_at = now(), status_changed_at = now(),
-              held_reason = null, held_since = null, last_error = 'cancelled by an operator before submission'
-        where id = $1::uuid and status = 'built'`,
-      id,
-    );
-    if (moved === 1) {
-      await enqueueProcess(ctx.queues, id);
+    if (await batches.cancelUnsubmitted(ctx.db, id, ctx.now())) {
+      await enqueueProcess(ctx, id);
       ctx.log.warn({ batchId: id }, 'unsubmitted batch cancelled by an operator; its items go back to the queue');
       return { batchId: id, providerBatchId: null, previousStatus: 'built', outcome: 'cancelled_locally', providerStatus: null };
     }
@@ -67,21 +61,8 @@ export interface CancelItemsResult {
 export async function cancelItems(ctx: PipelineContext, ids: string[]): Promise<CancelItemsResult> {
   const bad = ids.filter((id) => !isUuid(id));
   if (bad.length) throw new CliError(`not an item id: ${bad.join(', ')}`, 2);
-  const list = JSON.stringify(ids);
-  const done = await query<{ id: string }>(
-    ctx.db,
-    `update items set status = 'cancelled', error_code = 'cancelled', error_message = 'cancelled by an operator', finished_at = now(), updated_at = now()
-      where id in (select value::uuid from jsonb_array_elements_text($1::jsonb)) and status = 'queued'
-      returning id::text`,
-    list,
-  );
-  const cancelled = new Set(done.map((r) => r.id));
-  const states = await query<{ id: string; status: string }>(
-    ctx.db,
-    `select id::text, status from items where id in (select value::uuid from jsonb_array_elements_text($1::jsonb))`,
-    list,
-  );
-  const status = new Map(states.map((s) => [s.id, s.status]));
+  const cancelled = new Set(await items.cancelQueued(ctx.db, ids, ctx.now()));
+  const status = await items.statusesOf(ctx.db, ids);
   return {
     cancelled: [...cancelled],
     skipped: ids.filter((id) => !cancelled.has(id.toLowerCase())).map((id) => ({ id, status: status.get(id.toLowerCase()) ?? null })),

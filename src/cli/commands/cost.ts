@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { costReport, type CostGrouping, type CostReport } from '../../monitoring/stats.ts';
+import { costReport, type CostGrouping, type CostReport } from '../../store/read-models/index.ts';
 import { int, percent, table, usd } from '../format.ts';
 import { print, printJson, withContext, type CliIO } from '../io.ts';
 import { oneOf, sinceDate } from '../parse.ts';

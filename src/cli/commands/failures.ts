@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { failedItemCounts, failuresSince } from '../../monitoring/stats.ts';
+import { failedItemCounts, failuresSince } from '../../store/read-models/index.ts';
 import { table } from '../format.ts';
 import { print, printJson, withContext, type CliIO } from '../io.ts';
 import { sinceDate } from '../parse.ts';

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { usd, dateTime, table } from '../format.ts';
 import { print, printJson, withContext, type CliIO } from '../io.ts';
 import { oneOf, positiveInt } from '../parse.ts';
-import { BATCH_STATUSES, ITEM_STATUSES, listBatches, listItems } from '../queries/records.ts';
+import { BATCH_STATUSES } from '../../store/batch-states.ts';
+import { ITEM_STATUSES } from '../../store/item-states.ts';
+import { listBatches, listItems } from '../../store/read-models/index.ts';
 
 export function register(program: Command, io: CliIO): void {
   program

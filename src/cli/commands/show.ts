@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { findItem, type ItemView } from '../../client/client.ts';
+import { findBatch, findItem, type BatchDetail, type ItemView } from '../../store/read-models/index.ts';
 import { dateTime, inline, int, keyValues, table, usd } from '../format.ts';
 import { CliError, print, printJson, withContext, type CliIO } from '../io.ts';
 import { isUuid } from '../parse.ts';
-import { findBatch, type BatchDetail } from '../queries/records.ts';
 
 export type ShowResult = { kind: 'item'; item: ItemView } | { kind: 'batch'; batch: BatchDetail };
 

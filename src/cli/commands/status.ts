@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { batchCounts, heldBatches, itemCounts, queueCounts, stuckCounts, JOB_STATES } from '../../monitoring/stats.ts';
+import { queueCounts, JOB_STATES } from '../../monitoring/stats.ts';
+import { batchCounts, heldBatches, itemCounts, stuckCounts } from '../../store/read-models/index.ts';
 import type { PipelineContext } from '../../pipeline/context.ts';
 import { duration, inline, table } from '../format.ts';
 import { print, printJson, withContext, type CliIO } from '../io.ts';
@@ -18,8 +19,8 @@ export async function statusReport(ctx: PipelineContext): Promise<StatusReport> 
     queueCounts(ctx.queues.all()),
     batchCounts(ctx.db),
     itemCounts(ctx.db),
-    heldBatches(ctx.db, 100),
-    stuckCounts(ctx.db, ctx.config.stuckAfterMs),
+    heldBatches(ctx.db, ctx.now(), 100),
+    stuckCounts(ctx.db, ctx.config.stuckAfterMs, ctx.now()),
   ]);
   const sum = (rows: Array<{ status: string; count: number }>) => {
     const out: Record<string, number> = {};

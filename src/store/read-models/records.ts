@@ -1,14 +1,9 @@
 /** Item and batch lookups for the CLI: filtered lists and one record in full. */
-import type { Db } from '../../db/client.ts';
-import { query } from '../../db/sql.ts';
-import { CliError } from '../io.ts';
-import { isUuid } from '../parse.ts';
+import { UnknownRecordError } from '../../errors.ts';
+import type { Db } from '../db.ts';
+import { query } from '../sql.ts';
 
-export const ITEM_STATUSES = ['queued', 'batched', 'submitted', 'succeeded', 'failed', 'cancelled'] as const;
-export const BATCH_STATUSES = [
-  'building', 'built', 'submitting', 'validating', 'in_progress', 'finalizing', 'cancelling',
-  'completed', 'expired', 'failed', 'cancelled', 'processed',
-] as const;
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
 export interface ItemRow {
   id: string;
@@ -37,10 +32,10 @@ export interface ItemFilter {
 
 /** Resolves our batch id from our id or a provider id (current or earlier submission); null if unknown. */
 export async function resolveBatchId(db: Db, idOrProviderId: string): Promise<string | null> {
-  const rows = isUuid(idOrProviderId)
-    ? await query<{ id: string }>(db, 'select id from batches where id = $1::uuid', idOrProviderId)
-    : await query<{ id: string }>(db, 'select id from batches where provider_batch_id = $1 or $1 = any(previous_provider_ids) limit 1', idOrProviderId);
-  return rows[0]?.id ?? null;
+  const row = isUuid(idOrProviderId)
+    ? await db.batch.findUnique({ where: { id: idOrProviderId.toLowerCase() }, select: { id: true } })
+    : await db.batch.findFirst({ where: { OR: [{ providerBatchId: idOrProviderId }, { previousProviderIds: { has: idOrProviderId } }] }, select: { id: true } });
+  return row?.id ?? null;
 }
 
 /** Items matching the filter, most recently changed first. */
@@ -48,7 +43,7 @@ export async function listItems(db: Db, filter: ItemFilter): Promise<ItemRow[]> 
   let batchId: string | null = null;
   if (filter.batch) {
     batchId = await resolveBatchId(db, filter.batch);
-    if (!batchId) throw new CliError(`no batch ${filter.batch}`);
+    if (!batchId) throw new UnknownRecordError('batch', filter.batch);
   }
   const rows = await query<{
     id: string; task: string; external_id: string; status: string; attempts: number; requeues: number; error_code: string | null;

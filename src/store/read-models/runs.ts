@@ -1,5 +1,5 @@
-import type { Db } from '../db/client.ts';
-import { query } from '../db/sql.ts';
+import type { Db } from '../db.ts';
+import { query } from '../sql.ts';
 
 /** What a run achieved, from PostgreSQL alone. */
 export interface RunSummary {
@@ -51,4 +51,15 @@ export async function summarizeRun(db: Db, runPrefix = ''): Promise<RunSummary> 
     savingsUsd: Number((r.sync - r.cost).toFixed(8)),
     failuresByReason: Object.fromEntries(reasons.map((x) => [x.code, x.n])),
   };
+}
+
+/** Final items so far among those whose external id starts with `runPrefix`. */
+export async function runProgress(db: Db, runPrefix: string): Promise<{ ok: number; bad: number }> {
+  const like = `${runPrefix.replace(/[\\%_]/g, '\\$&')}%`;
+  const [r] = await query<{ ok: number; bad: number }>(
+    db,
+    `select count(*) filter (where status = 'succeeded')::int as ok, count(*) filter (where status = 'failed')::int as bad from items where external_id like $1`,
+    like,
+  );
+  return r ?? { ok: 0, bad: 0 };
 }

@@ -1,0 +1,78 @@
+/*
+ * Process: turns a terminal batch's output and error files into per-item verdicts.
+ * Why it is safe to run twice, or in two workers at once: a lease on the batch row lets one
+ * worker stream the files at a time (renewed by a timer; a dead worker's batch is free again
+ * within LEASE_MS); each chunk of lines commits in one transaction whose gate is the attempts
+ * table's unique (item, batch): an attempt row that already exists means the line was handled,
+ * so its item update, cost and hook call are skipped.
+ *
+ * Its parts: the lease (../lease.ts), reading the files (read-files.ts), verdicts and policy
+ * (verdicts.ts, ../retry-policy.ts), the commit (../record-results.ts) and finalising (finalize.ts).
+ */
+import { TERMINAL } from '../../store/batch-states.ts';
+import * as batches from '../../store/batches.ts';
+import * as items from '../../store/items.ts';
+import type { Decision } from '../../store/results.ts';
+import { resolveLimits } from '../../tasks/contract.ts';
+import type { PipelineContext } from '../context.ts';
+import { Lease } from '../lease.ts';
+import { recordResults } from '../record-results.ts';
+import { finalizeBatch } from './finalize.ts';
+import { fileChunks, parseLines } from './read-files.ts';
+import { decideLines, decideUnanswered } from './verdicts.ts';
+
+export type ProcessOutcome =
+  | { kind: 'processed'; lines: number; succeeded: number; retried: number; failed: number; requeued: number }
+  | { kind: 'busy' }
+  | { kind: 'done' };
+
+const CHUNK = 1_000;
+
+interface Tally { lines: number; succeeded: number; retried: number; failed: number; requeued: number }
+
+function count(tally: Tally, decisions: readonly Decision[]): void {
+  for (const d of decisions) {
+    if (d.outcome === 'succeeded') tally.succeeded++;
+    else if (d.outcome === 'retry') tally.retried++;
+    else if (d.status === 'queued') tally.requeued++;
+    else tally.failed++;
+  }
+}
+
+/** Streams a batch's output and error files and records a verdict for every item in it. */
+export async function processBatch(ctx: PipelineContext, batchId: string): Promise<ProcessOutcome> {
+  const lease = await Lease.take(ctx, batchId, ctx.owner, TERMINAL, 'batch');
+  if (!lease) {
+    const current = await batches.get(ctx.db, batchId);
+    return current && TERMINAL.includes(current.status) ? { kind: 'busy' } : { kind: 'done' };
+  }
+  try {
+    const batch = lease.batch;
+    const task = ctx.registry.get(batch.task);
+    const limits = resolveLimits(task);
+    const tally: Tally = { lines: 0, succeeded: 0, retried: 0, failed: 0, requeued: 0 };
+
+    for await (const chunk of fileChunks(ctx.provider, [batch.outputFileId, batch.errorFileId], CHUNK)) {
+      const { byId, unreadable } = parseLines(chunk);
+      if (unreadable > 0) ctx.log.warn({ batchId, unreadable }, 'result lines without a readable custom_id skipped; their items count as not executed');
+      tally.lines += chunk.length;
+      if (byId.size === 0) continue;
+      const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...byId.keys()] });
+      const decisions = decideLines(ctx, batch, task, limits, pending, byId);
+      await recordResults(ctx, task, batch.id, decisions, new Map(pending.map((p) => [p.id, p])));
+      count(tally, decisions);
+    }
+    for (;;) {
+      const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK });
+      if (unanswered.length === 0) break;
+      const decisions = decideUnanswered(batch, limits, unanswered);
+      await recordResults(ctx, task, batch.id, decisions, new Map(unanswered.map((p) => [p.id, p])));
+      count(tally, decisions);
+    }
+    await finalizeBatch(ctx, batch);
+    ctx.log.info({ batchId, ...tally }, 'batch processed');
+    return { kind: 'processed', ...tally };
+  } finally {
+    await lease.release();
+  }
+}

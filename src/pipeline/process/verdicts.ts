@@ -1,0 +1,53 @@
+import type { BatchRecord } from '../../store/batches.ts';
+import type { PendingItem } from '../../store/items.ts';
+import type { Decision } from '../../store/results.ts';
+import type { AnyTask, TaskLimits } from '../../tasks/contract.ts';
+import type { PipelineContext } from '../context.ts';
+import { costColumns } from '../record-results.ts';
+import { decide } from '../retry-policy.ts';
+import { judgeLine, NO_USAGE } from '../verdicts.ts';
+
+/** A decision per item from its own line: the task's validator, then the retry policy, then the cost. */
+export function decideLines(
+  ctx: Pick<PipelineContext, 'prices'>,
+  batch: Pick<BatchRecord, 'model'>,
+  task: AnyTask,
+  limits: TaskLimits,
+  items: readonly PendingItem[],
+  lines: ReadonlyMap<string, Record<string, unknown>>,
+): Decision[] {
+  return items.map((item) => {
+    const verdict = judgeLine(lines.get(item.id)!, task, item.input);
+    const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
+    return { ...decide(verdict, item, limits), ...costColumns(ctx, batch.model, usage) };
+  });
+}
+
+/** Why the items a batch never answered were not executed. */
+export function notExecutedReason(batch: Pick<BatchRecord, 'status' | 'errors' | 'lastError'>): { code: string; message: string } {
+  switch (batch.status) {
+    case 'expired':
+      return { code: 'batch_expired', message: 'the batch expired before this request ran' };
+    case 'cancelled':
+      return { code: 'batch_cancelled', message: 'the batch was cancelled before this request ran' };
+    case 'failed': {
+      const why = batch.errors?.[0]?.message ?? batch.lastError ?? 'the batch failed';
+      return { code: 'batch_failed', message: `the batch failed before running: ${why}` };
+    }
+    default:
+      return { code: 'missing_line', message: 'the batch ended without a result line for this request' };
+  }
+}
+
+/** Decisions for items that no line answered: back to the queue without spending an attempt (bounded). */
+export function decideUnanswered(batch: Pick<BatchRecord, 'status' | 'errors' | 'lastError'>, limits: TaskLimits, items: readonly PendingItem[]): Decision[] {
+  const reason = notExecutedReason(batch);
+  return items.map((item) => ({
+    ...decide({ kind: 'not_executed', ...reason }, item, limits),
+    input_tokens: 0,
+    cached_tokens: 0,
+    output_tokens: 0,
+    cost_usd: 0,
+    sync_cost_usd: 0,
+  }));
+}

@@ -1,0 +1,72 @@
+/**
+ * Recording results, shared by process (batch lines) and sync (single requests): one
+ * transaction per chunk records the attempts and moves the items (the store's idempotency gate),
+ * runs each final item's hook in that same transaction under a savepoint, and, after commit,
+ * announces final results on the task's results queue.
+ */
+import { costPair } from '../pricing/index.ts';
+import { jobIds } from '../queues/names.ts';
+import type { ResultAnnouncement } from '../queues/payloads.ts';
+import type { DbTx } from '../store/db.ts';
+import type { PendingItem } from '../store/items.ts';
+import * as results from '../store/results.ts';
+import type { Decision, RecordedItem } from '../store/results.ts';
+import type { AnyTask } from '../tasks/contract.ts';
+import type { PipelineContext } from './context.ts';
+import type { Usage } from './verdicts.ts';
+
+/** Usage and cost columns of a decision; `syncPrice` charges the synchronous price (sync mode). */
+export function costColumns(ctx: Pick<PipelineContext, 'prices'>, model: string, usage: Usage, syncPrice = false) {
+  const { costUsd, syncCostUsd } = costPair(usage, model, ctx.prices);
+  return {
+    input_tokens: usage.inputTokens,
+    cached_tokens: usage.cachedTokens,
+    output_tokens: usage.outputTokens,
+    cost_usd: syncPrice ? syncCostUsd : costUsd,
+    sync_cost_usd: syncCostUsd,
+  };
+}
+
+/** Records one chunk of decisions of a batch, runs hooks, then announces the final ones. */
+export async function recordResults(
+  ctx: PipelineContext,
+  task: AnyTask,
+  batchId: string,
+  decisions: readonly Decision[],
+  items: ReadonlyMap<string, PendingItem>,
+): Promise<RecordedItem[]> {
+  if (decisions.length === 0) return [];
+  const { moved, announcements } = await ctx.db.$transaction(
+    async (tx) => {
+      const moved = await results.recordDecisions(tx, batchId, decisions, ctx.now());
+      const announcements: ResultAnnouncement[] = [];
+      for (const row of moved) {
+        if (row.status !== 'succeeded' && row.status !== 'failed') continue;
+        const item = items.get(row.id)!;
+        announcements.push({ itemId: row.id, externalId: item.externalId, task: task.name, status: row.status });
+        await runHook(ctx, tx, task, row, item);
+      }
+      return { moved, announcements };
+    },
+    { timeout: 120_000, maxWait: 30_000 },
+  );
+  if (announcements.length > 0) {
+    await ctx.queues.resultsFor(task.name).addBulk(announcements.map((a) => ({ name: a.status, data: a, opts: { jobId: jobIds.result(a.itemId) } })));
+  }
+  return moved;
+}
+
+/** Runs onResult / onFailure under a savepoint: a throwing hook is logged and rolled back alone. */
+async function runHook(ctx: PipelineContext, tx: DbTx, task: AnyTask, row: RecordedItem, item: PendingItem): Promise<void> {
+  const hook = row.status === 'succeeded' ? task.onResult : task.onFailure;
+  if (!hook) return;
+  const log = ctx.log.child({ itemId: row.id, task: task.name });
+  const outcome = await results.withSavepoint(tx, async () => {
+    if (row.status === 'succeeded') {
+      await task.onResult!({ itemId: row.id, externalId: item.externalId, input: item.input, output: row.output, tx, log });
+    } else {
+      await task.onFailure!({ itemId: row.id, externalId: item.externalId, input: item.input, code: row.error_code ?? 'failed', message: row.error_message ?? '', tx, log });
+    }
+  });
+  if (!outcome.ok) log.error({ err: outcome.error }, `${row.status === 'succeeded' ? 'onResult' : 'onFailure'} hook threw; the result is kept`);
+}

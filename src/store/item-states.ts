@@ -1,0 +1,65 @@
+/*
+ * The item state machine. One row of `items` is one unit of producer work; every attempt at the
+ * provider is a row of `attempts`.
+ *
+ *   (intake) ─► queued ──claim──► batched ──submitted──► submitted
+ *      │          ▲ │               │  │                    │
+ *      │          │ └─► cancelled   │  └──────┬─────────────┘
+ *      │          │   (operator)    │         ▼
+ *      │          ├─────────────────┴── queued (retry, or never executed: no attempt spent; dissolved)
+ *      │          │                           succeeded | failed
+ *      └─► failed ┘ (too large at intake or build)   ▲
+ *            └──── operator retry ──► queued ────────┘
+ *
+ * Why it works this way: an item's verdict comes from its own output line and its task's
+ * validator, never from the batch status; a batch that ends without running an item sends it back
+ * to `queued` without spending an attempt (bounded by `requeues`). Every move is a conditional
+ * UPDATE from `transition()`, gated for results by the unique (item, batch) attempt row.
+ */
+import { defineMachine, transition, type TransitionSpec } from './machine.ts';
+import type { DbTx } from './db.ts';
+
+export const ITEM_STATUSES = ['queued', 'batched', 'submitted', 'succeeded', 'failed', 'cancelled'] as const;
+export type ItemStatus = (typeof ITEM_STATUSES)[number];
+
+/** In a batch, waiting for its verdict. */
+export const IN_BATCH: readonly ItemStatus[] = ['batched', 'submitted'];
+/** Final: the producer has its answer. */
+export const FINAL: readonly ItemStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export const ATTEMPT_OUTCOMES = ['succeeded', 'retry', 'failed', 'not_executed'] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+const RESULT = [
+  'attempts', 'requeues', 'batch_id', 'available_at', 'max_output_tokens', 'output', 'error_code', 'error_message',
+  'input_tokens', 'cached_tokens', 'output_tokens', 'cost_usd', 'sync_cost_usd', 'finished_at',
+] as const;
+
+export const itemMachine = defineMachine({
+  name: 'item',
+  table: 'items',
+  stampColumn: 'updated_at',
+  statuses: ITEM_STATUSES,
+  edges: [
+    { from: ['queued'], to: 'batched', sets: ['batch_id'], why: 'claimed into a batch' },
+    { from: ['batched'], to: 'submitted', sets: [], why: 'its batch was accepted by the provider' },
+    { from: IN_BATCH, to: 'succeeded', sets: RESULT, why: 'its line passed the task validator' },
+    { from: IN_BATCH, to: 'failed', sets: RESULT, why: 'a permanent failure, or out of attempts or requeues' },
+    { from: IN_BATCH, to: 'queued', sets: RESULT, why: 'a retryable failure, or never executed, or its batch dissolved' },
+    { from: ['queued'], to: 'failed', sets: ['error_code', 'error_message', 'finished_at'], why: 'can never fit a batch under the current limit' },
+    { from: ['queued'], to: 'cancelled', sets: ['error_code', 'error_message', 'finished_at'], why: 'an operator cancelled it' },
+    {
+      from: ['failed'],
+      to: 'queued',
+      sets: ['attempts', 'requeues', 'error_code', 'error_message', 'batch_id', 'available_at', 'finished_at'],
+      why: 'an operator re-drove it from the dead letter',
+    },
+  ],
+});
+
+export type ItemColumn = (typeof itemMachine.edges)[number]['sets'][number];
+
+/** Moves items through the item machine (see `transition`). */
+export function transitionItems<R = { id: string }>(db: DbTx, spec: TransitionSpec<ItemStatus, ItemColumn>): Promise<R[]> {
+  return transition<ItemStatus, ItemColumn, R>(db, itemMachine, spec);
+}

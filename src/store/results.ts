@@ -1,0 +1,105 @@
+/**
+ * Recording verdicts: the attempt row is the idempotency gate. For each chunk, one statement per
+ * target status inserts the attempts (`on conflict (item, batch) do nothing`) and moves only the
+ * items whose attempt row is new; a line handled before changes nothing.
+ */
+import type { DbTx } from './db.ts';
+import { IN_BATCH, transitionItems, type AttemptOutcome } from './item-states.ts';
+import { one, raw, run, rowsParam, sql } from './sql.ts';
+
+/** One item's verdict, as the store records it. */
+export interface Decision {
+  item_id: string;
+  outcome: AttemptOutcome;
+  status: 'succeeded' | 'queued' | 'failed';
+  error_code: string | null;
+  error_message: string | null;
+  output: unknown;
+  attempts_inc: number;
+  requeues_inc: number;
+  delay_ms: number;
+  max_output_tokens: number | null;
+  input_tokens: number;
+  cached_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  sync_cost_usd: number;
+}
+
+/** An item row as it stands after its verdict was recorded. */
+export interface RecordedItem {
+  id: string;
+  status: 'succeeded' | 'queued' | 'failed';
+  output: unknown;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+/** Records decisions of one batch (inside the caller's transaction); returns the items it moved. */
+export async function recordDecisions(tx: DbTx, batchId: string, decisions: readonly Decision[], at: Date): Promise<RecordedItem[]> {
+  const out: RecordedItem[] = [];
+  for (const status of ['succeeded', 'failed', 'queued'] as const) {
+    const group = decisions.filter((d) => d.status === status);
+    if (group.length === 0) continue;
+    const moved = await transitionItems<RecordedItem>(tx, {
+      from: IN_BATCH,
+      to: status,
+      at,
+      with: sql`d as (
+          select * from jsonb_to_recordset(${rowsParam(group)}::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
+            output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
+            input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
+        ), ins as (
+          insert into attempts (item_id, batch_id, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, created_at)
+          select item_id, ${batchId}::uuid, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, ${at}::timestamptz from d
+          on conflict (item_id, batch_id) do nothing
+          returning item_id
+        )`,
+      from_: raw('d join ins on ins.item_id = d.item_id'),
+      set: {
+        attempts: raw('t.attempts + d.attempts_inc'),
+        requeues: raw('t.requeues + d.requeues_inc'),
+        batch_id: status === 'queued' ? null : raw('t.batch_id'),
+        available_at: sql`${at}::timestamptz + (d.delay_ms || ' milliseconds')::interval`,
+        max_output_tokens: raw('d.max_output_tokens'),
+        output: raw('coalesce(d.output, t.output)'),
+        error_code: raw('d.error_code'),
+        error_message: raw('d.error_message'),
+        input_tokens: raw('t.input_tokens + d.input_tokens'),
+        cached_tokens: raw('t.cached_tokens + d.cached_tokens'),
+        output_tokens: raw('t.output_tokens + d.output_tokens'),
+        cost_usd: raw('t.cost_usd + d.cost_usd'),
+        sync_cost_usd: raw('t.sync_cost_usd + d.sync_cost_usd'),
+        finished_at: status === 'queued' ? null : sql`${at}::timestamptz`,
+      },
+      where: sql`t.id = d.item_id and t.batch_id = ${batchId}::uuid`,
+      returning: raw('t.id::text as id, t.status, t.output, t.error_code, t.error_message'),
+    });
+    out.push(...moved);
+  }
+  return out;
+}
+
+/** Runs `fn` under a savepoint of the transaction: if it throws, only its own writes are rolled back. */
+export async function withSavepoint(tx: DbTx, fn: () => Promise<void>): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  await run(tx, raw('savepoint hook'));
+  try {
+    await fn();
+    await run(tx, raw('release savepoint hook'));
+    return { ok: true };
+  } catch (error) {
+    await run(tx, raw('rollback to savepoint hook'));
+    return { ok: false, error };
+  }
+}
+
+/** Spend (at Batch prices) recorded since `since`, USD. */
+export async function spendSince(db: DbTx, since: Date): Promise<number> {
+  const r = await one<{ usd: string }>(db, sql`select coalesce(sum(cost_usd), 0)::text as usd from attempts where created_at >= ${since}::timestamptz`);
+  return Number(r?.usd ?? 0);
+}
+
+/** Start of the UTC day of `now`: the spend cap's day. */
+export function startOfUtcDay(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+}
