@@ -68,9 +68,9 @@ const envSchema = z.object({
   /** Processing lease on a batch (process and sync), renewed by a timer every third of it (ms). A dead worker's batch is taken over after this. */
   LEASE_MS: z.coerce.number().int().min(1_000).default(15_000),
   /** BullMQ job lock (ms), renewed by BullMQ at half of it; a killed worker's job is re-run once it lapses and the stall check runs. */
-  JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(30_000),
+  JOB_LOCK_MS: z.coerce.number().int().min(1_000).default(15_000),
   /** How often BullMQ looks for stalled jobs (ms). */
-  STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(10_000),
+  STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(5_000),
   /** A batch left in `building` this long (ms) is finished by the reconciler (its builder died between claim and file). */
   BUILDING_STALE_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** Worker concurrency per role. */

@@ -22,7 +22,7 @@ async function check(what: string, ms: number, fn: () => Promise<unknown>): Prom
 
 /**
  * `/healthz`: the process is up (liveness; never touches a dependency, so a Redis outage does not
- * get every pod restarted). `/readyz`: Redis answers PING and PostgreSQL `select 1` (readiness);
+ * get every pod restarted). `/readyz`: Redis answers PING and PostgreSQL answers a trivial query (readiness);
  * 503 naming what failed.
  */
 export function mountHealth(app: Hono, ctx: PipelineContext, timeoutMs = 2_000): void {

@@ -1,5 +1,5 @@
 /**
- * Build: claims queued items of one task (FOR UPDATE SKIP LOCKED, so concurrent builders never
+ * Build: claims queued items of one task (skip-locked row locks, so concurrent builders never
  * take the same item), packs them under the request, byte and token caps, and streams the JSONL.
  */
 import { randomUUID } from 'node:crypto';

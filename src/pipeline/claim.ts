@@ -1,6 +1,6 @@
 /*
  * The claim shared by the batch builder and the sync stage: one transaction opens a batch row in
- * `building` and moves queued items of one task into it with FOR UPDATE SKIP LOCKED, so two
+ * `building` and moves queued items of one task into it under row locks that skip locked rows, so two
  * workers (in any processes, in any mode) never take the same item.
  */
 import type { BatchMode } from '../store/batch-states.ts';

@@ -4,7 +4,7 @@
  * role (queue `sync`): triggers for a sync task go there.
  *
  * Why it works this way
- * - Same claim. Items are claimed exactly as for a batch (`claimItems`: FOR UPDATE SKIP LOCKED
+ * - Same claim. Items are claimed exactly as for a batch (`claimItems`: row locks that skip locked rows
  *   into a batch row with mode `sync`, a "sync chunk"), so no item is taken twice, whatever the
  *   mode of the other workers. Every attempt row needs a batch, and history, cost roll-ups and the
  *   CLI read batches. A chunk goes `building` → `processed`; it never has a file, a provider batch

@@ -55,9 +55,9 @@ export function allows<S extends string, C extends string>(m: Machine<S, C>, fro
   return m.edges.some((e) => e.to === to && e.from.includes(from));
 }
 
-/** The columns a move from `from` to `to` may set (the edge that carries it). */
+/** The columns a move from `from` to `to` may set (every edge that carries it). */
 export function columnsFor<S extends string, C extends string>(m: Machine<S, C>, from: S, to: S): readonly C[] {
-  return m.edges.find((e) => e.to === to && e.from.includes(from))?.sets ?? [];
+  return [...new Set(m.edges.filter((e) => e.to === to && e.from.includes(from)).flatMap((e) => e.sets))];
 }
 
 /** A move to make: the guard, the target, what to set, and which rows. */

@@ -38,6 +38,8 @@ export interface HarnessOptions {
   roles?: readonly Role[] | false;
   /** Use this API key, as a real deployment would (the provider is still this harness's simulator). */
   apiKey?: string;
+  /** The fleet's clock (default: the wall clock); tests move time forward with it. */
+  now?: () => Date;
   /** Where the fleet's logs go (default: stdout). */
   logDestination?: { write(chunk: string): void };
 }
@@ -65,7 +67,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<TestHa
     ...options.env,
   });
   const log = createLogger({ level: config.log.level, pretty: false, showBodies: config.log.bodies, destination: options.logDestination });
-  const ctx = createContext(config, options.registry ?? exampleRegistry(), { db: database.db, log });
+  const ctx = createContext(config, options.registry ?? exampleRegistry(), { db: database.db, log, ...(options.now ? { now: options.now } : {}) });
   const harness: TestHarness = {
     ctx,
     fleet: undefined,

@@ -1,7 +1,7 @@
 /**
  * Re-drive of permanently failed items (the dead letter): they go back to `queued` with their
  * attempt and requeue counters reset and their error cleared; their history stays in `attempts`.
- * Set-based, in chunks (FOR UPDATE SKIP LOCKED), then one build trigger per task.
+ * Set-based, in chunks (skip-locked row locks), then one build trigger per task.
  */
 import type { PipelineContext } from '../../pipeline/context.ts';
 import * as items from '../../store/items.ts';
