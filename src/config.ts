@@ -73,6 +73,12 @@ const envSchema = z.object({
   STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).default(5_000),
   /** A batch left in `building` this long (ms) is finished by the reconciler (its builder died between claim and file). */
   BUILDING_STALE_MS: z.coerce.number().int().min(1_000).default(60_000),
+  /**
+   * After a crash between recording an upload/create intent and recording its result, how long (ms)
+   * a retry keeps looking for the earlier file or batch before making another. The provider's lists
+   * can lag a new object by tens of seconds; creating again inside that window would duplicate it.
+   */
+  PROVIDER_VISIBILITY_MS: z.coerce.number().int().min(0).default(60_000),
   /** Worker concurrency per role. */
   CONCURRENCY_INTAKE: int(4),
   CONCURRENCY_BUILD: int(2),
@@ -129,7 +135,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   concurrency: { intake: number; build: number; submit: number; poll: number; process: number; sync: number };
   /** Durations (ms) that decide how fast a dead worker's work is taken over. */
-  timings: { leaseMs: number; jobLockMs: number; stalledIntervalMs: number; buildingStaleMs: number };
+  timings: { leaseMs: number; jobLockMs: number; stalledIntervalMs: number; buildingStaleMs: number; providerVisibilityMs: number };
   /** Sync mode (F13): tasks forced to sync, fleet-wide requests per minute per model, per-process concurrency. */
   sync: { tasks: string[]; rpm: number; concurrency: number };
   dailySpendCapUsd: number | undefined;
@@ -178,7 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       process: e.CONCURRENCY_PROCESS,
       sync: e.CONCURRENCY_SYNC,
     },
-    timings: { leaseMs: e.LEASE_MS, jobLockMs: e.JOB_LOCK_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS, buildingStaleMs: e.BUILDING_STALE_MS },
+    timings: { leaseMs: e.LEASE_MS, jobLockMs: e.JOB_LOCK_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS, buildingStaleMs: e.BUILDING_STALE_MS, providerVisibilityMs: e.PROVIDER_VISIBILITY_MS },
     sync: { tasks: e.SYNC_TASKS, rpm: e.SYNC_RPM, concurrency: e.SYNC_CONCURRENCY },
     dailySpendCapUsd: e.DAILY_SPEND_CAP_USD,
     providerFileRetention: e.PROVIDER_FILE_RETENTION,

@@ -23,15 +23,14 @@ export class Lease {
     private readonly ctx: LeaseContext,
     readonly batch: BatchRecord,
     private readonly owner: string,
-    private readonly statuses: readonly BatchStatus[],
   ) {}
 
   /** Takes the lease on `batchId` for `owner` if it is free, lapsed or already ours; undefined otherwise. */
   static async take(ctx: LeaseContext, batchId: string, owner: string, statuses: readonly BatchStatus[], mode: BatchMode): Promise<Lease | undefined> {
     const batch = await batches.takeLease(ctx.db, { id: batchId, owner, statuses, mode, at: ctx.now(), until: until(ctx) });
     if (!batch) return undefined;
-    const lease = new Lease(ctx, batch, owner, statuses);
-    lease.start(mode);
+    const lease = new Lease(ctx, batch, owner);
+    lease.start();
     return lease;
   }
 
@@ -40,13 +39,13 @@ export class Lease {
     return !this.lost;
   }
 
-  private start(mode: BatchMode): void {
+  private start(): void {
     const every = Math.max(250, Math.floor(this.ctx.config.timings.leaseMs / 3));
     this.timer = setInterval(() => {
       batches
-        .takeLease(this.ctx.db, { id: this.batch.id, owner: this.owner, statuses: this.statuses, mode, at: this.ctx.now(), until: until(this.ctx) })
-        .then((row) => {
-          if (!row) this.lost = true;
+        .renewLease(this.ctx.db, { id: this.batch.id, owner: this.owner, until: until(this.ctx) })
+        .then((held) => {
+          if (!held) this.lost = true;
         })
         .catch((err: unknown) => this.ctx.log.warn({ err: (err as Error).message, batchId: this.batch.id }, 'lease renewal failed; will try again'));
     }, every);

@@ -59,7 +59,9 @@ export async function submit(ctx: PipelineContext, batchId: string): Promise<Sub
 
   try {
     const inputFileId = batch.inputFileId ?? (await upload(ctx, batch));
+    if (inputFileId instanceof NotVisibleYet) return inputFileId.outcome;
     const created = await create(ctx, batch, inputFileId);
+    if (created instanceof NotVisibleYet) return created.outcome;
     const at = ctx.now();
     const moved = await batches.markSubmitted(ctx.db, { id: batchId, providerBatchId: created.id, providerStatus: created.status, expiresAt: created.expiresAt, at });
     if (moved) {
@@ -79,7 +81,22 @@ export async function submit(ctx: PipelineContext, batchId: string): Promise<Sub
   }
 }
 
-async function upload(ctx: PipelineContext, batch: BatchRecord): Promise<string> {
+/**
+ * An earlier attempt started this upload or create and did not record its result; the provider
+ * does not list the object yet, and may still within its visibility window. The job waits (no
+ * attempt spent) rather than make a second one.
+ */
+class NotVisibleYet {
+  constructor(readonly outcome: SubmitOutcome) {}
+}
+
+function stillWithinVisibility(ctx: PipelineContext, startedAt: Date, what: string): NotVisibleYet | null {
+  const left = new Date(startedAt).getTime() + ctx.config.timings.providerVisibilityMs - ctx.now().getTime();
+  if (left <= 0) return null;
+  return new NotVisibleYet({ kind: 'held', reason: `waiting for an earlier ${what} to show at the provider`, retryInMs: Math.min(left, 5_000) });
+}
+
+async function upload(ctx: PipelineContext, batch: BatchRecord): Promise<string | NotVisibleYet> {
   const filename = batchFileName(batch.id);
   if (batch.uploadStartedAt) {
     const earlier = await ctx.provider.findFileByName(filename);
@@ -87,6 +104,8 @@ async function upload(ctx: PipelineContext, batch: BatchRecord): Promise<string>
       await batches.recordInputFile(ctx.db, batch.id, earlier.id);
       return earlier.id;
     }
+    const wait = stillWithinVisibility(ctx, batch.uploadStartedAt, 'upload');
+    if (wait) return wait;
   }
   let path = batch.filePath;
   if (!path || !(await ctx.files.exists(path))) {
@@ -107,6 +126,8 @@ async function create(ctx: PipelineContext, batch: BatchRecord, inputFileId: str
       ctx.log.warn({ batchId: batch.id, providerBatchId: earlier.id }, 'adopted a batch created by an earlier attempt');
       return earlier;
     }
+    const wait = stillWithinVisibility(ctx, batch.createStartedAt, 'create');
+    if (wait) return wait;
   }
   await batches.recordIntent(ctx.db, batch.id, 'create', ctx.now());
   return ctx.provider.createBatch({

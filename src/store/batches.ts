@@ -325,6 +325,11 @@ export function takeLease(
   );
 }
 
+/** Extends a lease this owner still holds; false when it was released or taken over meanwhile. */
+export async function renewLease(db: DbTx, l: { id: string; owner: string; until: Date }): Promise<boolean> {
+  return (await run(db, sql`update batches set processing_lease_until = ${l.until}::timestamptz where id = ${l.id}::uuid and processing_owner = ${l.owner}`)) === 1;
+}
+
 /** Gives up leases: one batch's, or every batch an owner holds (shutdown). */
 export function releaseLeases(db: DbTx, l: { owner: string; id?: string }): Promise<number> {
   const one_ = l.id ? sql` and id = ${l.id}::uuid` : raw('');

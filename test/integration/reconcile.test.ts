@@ -122,7 +122,7 @@ describe('reconcile after the fleet loses its Redis keys', () => {
 
       const deleted = await deleteFleetKeys(h.prefix);
       expect(deleted).toBeGreaterThan(0);
-      expect(await jobCounts(h)).toEqual({ intake: 0, build: 0, submit: 0, poll: 0, process: 0 });
+      expect(await jobCounts(h)).toEqual({ intake: 0, build: 0, submit: 0, poll: 0, process: 0, sync: 0 });
       expect(await h.ctx.budget.used(MODEL)).toBe(0);
 
       const report = await reconcile(h.ctx);

@@ -1,0 +1,3 @@
+import { runWorkers } from '../src/runtime/main.ts';
+
+await runWorkers(['sync']);
