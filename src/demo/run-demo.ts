@@ -10,7 +10,7 @@ import { enqueueProcess } from '../pipeline/triggers.ts';
 import { createLogger } from '../logging/index.ts';
 import { createContext } from '../runtime/context.ts';
 import { startFleet } from '../runtime/fleet.ts';
-import { startSimulator } from '../simulator/index.ts';
+import { startSimulator } from 'openai-batch-simulator';
 import { exampleRegistry } from '../tasks/index.ts';
 import { sampleItems } from './samples.ts';
 import { summarizeRun, type RunSummary } from './summary.ts';
