@@ -7,6 +7,10 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY scripts ./scripts
+# The simulator is a workspace package (packages/openai-batch-simulator); tsconfig.json maps its
+# name to its TypeScript sources for tsx, so `src/cli/main.ts simulator` runs it without a build.
+COPY tsconfig.json ./
+COPY packages ./packages
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY bin ./bin
 COPY src ./src

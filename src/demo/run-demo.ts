@@ -12,9 +12,9 @@ import { runProgress, summarizeRun, type RunSummary } from '../store/read-models
 import { createLogger } from '../logging/index.ts';
 import { createContext } from '../runtime/context.ts';
 import { startFleet } from '../runtime/fleet.ts';
-import { startSimulator } from '../simulator/index.ts';
+import { startSimulator } from 'openai-batch-simulator';
 import { exampleRegistry } from '../tasks/index.ts';
-import { sampleItems } from './samples.ts';
+import { sampleItems, sampleItemsFor } from './samples.ts';
 
 export interface DemoOptions {
   items: number;
@@ -22,6 +22,8 @@ export interface DemoOptions {
   seed: number;
   json: boolean;
   timeoutSec: number;
+  /** Only this example task (e.g. `responses-example`); default: classify-ticket and summarize-article. */
+  task?: string;
 }
 
 export function parseDemoArgs(argv: string[]): DemoOptions {
@@ -33,11 +35,14 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
       seed: { type: 'string', default: '42' },
       json: { type: 'boolean', default: false },
       'timeout-sec': { type: 'string', default: '900' },
+      task: { type: 'string' },
     },
   });
+  const tasks = exampleRegistry().names();
+  if (values.task !== undefined && !tasks.includes(values.task)) throw new Error(`--task must be one of ${tasks.join(', ')}, got "${values.task}"`);
   const items = Number(values.items);
   if (!Number.isInteger(items) || items < 1) throw new Error(`--items must be a positive integer, got "${values.items}"`);
-  return { items, scenario: values.scenario!, seed: Number(values.seed), json: values.json!, timeoutSec: Number(values['timeout-sec']) };
+  return { items, scenario: values.scenario!, seed: Number(values.seed), json: values.json!, timeoutSec: Number(values['timeout-sec']), task: values.task };
 }
 
 /** Demo defaults: quick polls, and enough batches in flight to show a fleet at work. */
@@ -66,8 +71,8 @@ export async function runDemo(options: DemoOptions): Promise<RunSummary & { runI
   const fleet = await startFleet(ctx, ROLES);
   const runId = `demo-${randomUUID().slice(0, 8)}`;
   try {
-    const items = sampleItems(runId, options.items);
-    for (const task of ['classify-ticket', 'summarize-article'] as const) {
+    const items = options.task ? sampleItemsFor(options.task, runId, options.items) : sampleItems(runId, options.items);
+    for (const task of new Set(items.map((i) => i.task))) {
       const mine = items.filter((i) => i.task === task);
       for (let i = 0; i < mine.length; i += 500) {
         await ctx.queues.intake.add('intake', { task, items: mine.slice(i, i + 500).map(({ externalId, input }) => ({ externalId, input })) });

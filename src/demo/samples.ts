@@ -30,6 +30,15 @@ export function sampleArticle(i: number): { title: string; text: string } {
   return { title: `What changed in ${topic} (#${i})`, text: para.repeat(2 + (i % 3)) };
 }
 
+/** `n` demo items of one example task (`--task`), with external ids unique to the run. */
+export function sampleItemsFor(task: string, runId: string, n: number): Array<{ task: string; externalId: string; input: unknown }> {
+  return Array.from({ length: n }, (_, i) => ({
+    task,
+    externalId: `${runId}-${i}`,
+    input: task === 'classify-ticket' ? sampleTicket(i) : (({ title, text }) => ({ title, text }))(sampleArticle(i)),
+  }));
+}
+
 /** `n` demo items split across the two example tasks, with external ids unique to the run. */
 export function sampleItems(runId: string, n: number): Array<{ task: 'classify-ticket' | 'summarize-article'; externalId: string; input: unknown }> {
   return Array.from({ length: n }, (_, i) =>

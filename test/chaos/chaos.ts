@@ -16,7 +16,7 @@ import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { jobIds, ROLES, type Role } from '../../src/queues/names.ts';
 import type { PipelineQueues } from '../../src/queues/queues.ts';
-import type { ScenarioInput, SimulatorHandle } from '../../src/simulator/index.ts';
+import type { ScenarioInput, SimulatorHandle } from 'openai-batch-simulator';
 import { META_BATCH_ID, META_SUBMISSION } from '../../src/pipeline/submit.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';

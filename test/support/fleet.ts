@@ -8,7 +8,7 @@ import { createLogger } from '../../src/logging/index.ts';
 import { ROLES, type Role } from '../../src/queues/names.ts';
 import { createContext, type OwnedContext } from '../../src/runtime/context.ts';
 import { startFleet, type Fleet } from '../../src/runtime/fleet.ts';
-import { startSimulator, type SimulatorHandle } from '../../src/simulator/index.ts';
+import { startSimulator, type SimulatorHandle } from 'openai-batch-simulator';
 import { exampleRegistry } from '../../src/tasks/index.ts';
 import type { TaskRegistry } from '../../src/tasks/registry.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { ClientStats } from '../../src/simulator/index.ts';
+import type { ClientStats } from 'openai-batch-simulator';
 import type { TestHarness } from './fleet.ts';
 
 /**

@@ -32,8 +32,13 @@ export function register(program: Command, io: CliIO): void {
     });
 }
 
-/** Delegates to the simulator's own argument parser. */
+/** Delegates to the simulator package's own argument parser (a dev dependency: absent from production installs). */
 export async function runSimulator(argv: string[]): Promise<void> {
-  const { runSimulatorCli } = await import('../../simulator/index.ts');
-  await runSimulatorCli(argv);
+  let sim: typeof import('openai-batch-simulator');
+  try {
+    sim = await import('openai-batch-simulator');
+  } catch (err) {
+    throw new Error(`batchfleet simulator needs the openai-batch-simulator package (a dev dependency; install with npm ci): ${(err as Error).message}`);
+  }
+  await sim.runSimulatorCli(argv);
 }

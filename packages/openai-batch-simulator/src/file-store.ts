@@ -1,0 +1,207 @@
+/**
+ * Files: metadata in memory, bytes on disk under one private directory (removed on close).
+ * Uploads and results are streamed, so a 200 MB file never sits in memory. A deleted file's
+ * bytes stay on disk while a batch still reads it (reference-counted), like the real service,
+ * which keeps running a batch whose input file was deleted.
+ */
+import { createReadStream, createWriteStream, type ReadStream, type WriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { newFileId, randomHex } from './ids.ts';
+
+/** Purposes accepted on upload (reference §1.1). */
+export const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
+
+/** Default lifetime of `purpose=batch` files and of batch results: 30 days (reference §1.4). */
+export const DEFAULT_BATCH_FILE_TTL_SECONDS = 30 * 86_400;
+
+/** One stored file. */
+export interface FileRecord {
+  id: string;
+  clientId: string;
+  bytes: number;
+  createdAt: number;
+  createdAtMs: number;
+  filename: string;
+  purpose: string;
+  expiresAt: number | null;
+  path: string;
+  deleted: boolean;
+  /** Simulated ms until which the file answers 404 (consistency fault). */
+  hiddenUntilMs: number;
+  /** Batches still reading the bytes. */
+  refs: number;
+}
+
+/** The wire `File` object. */
+export interface WireFile {
+  id: string;
+  object: 'file';
+  bytes: number;
+  created_at: number;
+  expires_at: number | null;
+  filename: string;
+  purpose: string;
+  status: 'processed';
+  status_details: null;
+}
+
+/** A file being written. */
+export interface BlobWriter {
+  readonly path: string;
+  readonly bytes: number;
+  write(chunk: Buffer | string): Promise<void>;
+  finish(): Promise<number>;
+  abort(): Promise<void>;
+}
+
+/** File metadata and bytes of one simulator. */
+export class FileStore {
+  private readonly files = new Map<string, FileRecord>();
+  private seq = 0;
+  private readonly order = new Map<string, number>();
+
+  private constructor(readonly dir: string) {}
+
+  /** Create a store in a fresh directory under `parent` (default: the OS temp dir). */
+  static async create(parent?: string): Promise<FileStore> {
+    const base = parent ?? tmpdir();
+    await mkdir(base, { recursive: true });
+    return new FileStore(await mkdtemp(join(base, 'openai-batch-sim-')));
+  }
+
+  /** Open a new blob on disk for streaming writes. */
+  openBlob(): BlobWriter {
+    const path = join(this.dir, `${randomHex(24)}.bin`);
+    const ws: WriteStream = createWriteStream(path);
+    let bytes = 0;
+    let failed: Error | undefined;
+    ws.on('error', (err) => {
+      failed = err;
+    });
+    return {
+      path,
+      get bytes() {
+        return bytes;
+      },
+      async write(chunk) {
+        if (failed) throw failed;
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        bytes += buf.length;
+        if (!ws.write(buf)) await once(ws, 'drain');
+      },
+      async finish() {
+        if (failed) throw failed;
+        ws.end();
+        await once(ws, 'finish');
+        return bytes;
+      },
+      async abort() {
+        ws.destroy();
+        await unlink(path).catch(() => undefined);
+      },
+    };
+  }
+
+  /** Register a finished blob as a file. */
+  add(input: Omit<FileRecord, 'id' | 'deleted' | 'refs'>): FileRecord {
+    const rec: FileRecord = { ...input, id: newFileId(), deleted: false, refs: 0 };
+    this.files.set(rec.id, rec);
+    this.order.set(rec.id, this.seq++);
+    return rec;
+  }
+
+  /** The file if it exists for this client, is not deleted and has not expired. */
+  get(clientId: string, id: string, nowSeconds: number): FileRecord | undefined {
+    const rec = this.files.get(id);
+    if (!rec || rec.clientId !== clientId || rec.deleted) return undefined;
+    if (rec.expiresAt !== null && nowSeconds >= rec.expiresAt) return undefined;
+    return rec;
+  }
+
+  /**
+   * A client's visible files, newest first unless `order: 'asc'`; with `after`, only those that
+   * come after that file in this order (which works even if `after` was deleted meanwhile).
+   */
+  list(
+    clientId: string,
+    nowSeconds: number,
+    nowMs: number,
+    opts: { purpose?: string; order?: 'asc' | 'desc'; after?: string } = {},
+  ): FileRecord[] {
+    const { purpose, order = 'desc', after } = opts;
+    const out: FileRecord[] = [];
+    for (const rec of this.files.values()) {
+      if (rec.clientId !== clientId || rec.deleted || rec.hiddenUntilMs > nowMs) continue;
+      if (rec.expiresAt !== null && nowSeconds >= rec.expiresAt) continue;
+      if (purpose && rec.purpose !== purpose) continue;
+      out.push(rec);
+    }
+    const seq = (r: FileRecord): number => this.order.get(r.id) ?? 0;
+    const cmp = (a: FileRecord, b: FileRecord): number => a.createdAtMs - b.createdAtMs || seq(a) - seq(b);
+    out.sort(cmp);
+    if (order === 'desc') out.reverse();
+    if (after === undefined) return out;
+    const pivot = this.files.get(after);
+    if (!pivot || pivot.clientId !== clientId) return [];
+    return out.filter((r) => (order === 'desc' ? cmp(r, pivot) < 0 : cmp(r, pivot) > 0));
+  }
+
+  /** Read the bytes. */
+  read(rec: FileRecord): ReadStream {
+    return createReadStream(rec.path);
+  }
+
+  /** Mark deleted; the bytes go once no batch reads them. */
+  async delete(rec: FileRecord): Promise<void> {
+    rec.deleted = true;
+    if (rec.refs === 0) await unlink(rec.path).catch(() => undefined);
+  }
+
+  /** A batch starts reading the file. */
+  retain(rec: FileRecord): void {
+    rec.refs++;
+  }
+
+  /** A batch no longer reads the file. */
+  async release(rec: FileRecord): Promise<void> {
+    rec.refs = Math.max(0, rec.refs - 1);
+    if (rec.refs === 0 && rec.deleted) await unlink(rec.path).catch(() => undefined);
+  }
+
+  /** Record by id regardless of client/visibility (internal use). */
+  raw(id: string): FileRecord | undefined {
+    return this.files.get(id);
+  }
+
+  /** Forget every file and remove the bytes. */
+  async clear(): Promise<void> {
+    const paths = [...this.files.values()].map((f) => f.path);
+    this.files.clear();
+    this.order.clear();
+    await Promise.all(paths.map((p) => unlink(p).catch(() => undefined)));
+  }
+
+  /** Remove the directory. */
+  async close(): Promise<void> {
+    this.files.clear();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** The wire object. */
+  static toWire(rec: FileRecord): WireFile {
+    return {
+      id: rec.id,
+      object: 'file',
+      bytes: rec.bytes,
+      created_at: rec.createdAt,
+      expires_at: rec.expiresAt,
+      filename: rec.filename,
+      purpose: rec.purpose,
+      status: 'processed',
+      status_details: null,
+    };
+  }
+}
