@@ -11,8 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { query, execute, rowsParam } from '../db/sql.ts';
 import type { DbTx } from '../db/client.ts';
 import { costPair } from '../pricing/index.ts';
-import { jobIds } from '../queues/names.ts';
-import type { ResultAnnouncement } from '../queues/payloads.ts';
+import { hooksEnabled, type CommittedResult } from '../queues/result-jobs.ts';
+import { publishResults } from '../queues/result-publisher.ts';
 import { resolveLimits, type AnyTask, type TaskLimits } from '../tasks/contract.ts';
 import type { PipelineContext } from './context.ts';
 import { wakeHeld } from './submit.ts';
@@ -153,11 +153,11 @@ export async function commitDecisions(
   batchId: string,
   decisions: Decision[],
   items: Map<string, ItemRow>,
-): Promise<ResultAnnouncement[]> {
+): Promise<CommittedResult[]> {
   if (decisions.length === 0) return [];
   return ctx.db.$transaction(
     async (tx) => {
-      const updated = await query<{ id: string; status: string; output: unknown; error_code: string | null; error_message: string | null }>(
+      const updated = await query<CommittedResult>(
         tx,
         `with d as (
            select * from jsonb_to_recordset($2::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
@@ -188,18 +188,23 @@ export async function commitDecisions(
            updated_at = now()
          from d join ins on ins.item_id = d.item_id
          where i.id = d.item_id and i.batch_id = $1::uuid and i.status in ('batched', 'submitted')
-         returning i.id, i.status, i.output, i.error_code, i.error_message`,
+         returning i.id, i.external_id, i.status, i.output, i.error_code, i.error_message, i.attempts, i.requeues,
+                   i.input_tokens, i.cached_tokens, i.output_tokens, i.cost_usd::float8 as cost_usd, i.finished_at,
+                   case when i.status = 'failed' then
+                     coalesce((select jsonb_agg(jsonb_build_object('batchId', a.batch_id, 'outcome', a.outcome, 'errorCode', a.error_code,
+                                 'errorMessage', a.error_message, 'inputTokens', a.input_tokens, 'outputTokens', a.output_tokens,
+                                 'costUsd', a.cost_usd, 'at', a.created_at) order by a.created_at, a.id)
+                                 from attempts a where a.item_id = i.id), '[]'::jsonb)
+                     || jsonb_build_array(jsonb_build_object('batchId', $1::uuid, 'outcome', d.outcome, 'errorCode', d.error_code,
+                                 'errorMessage', d.error_message, 'inputTokens', d.input_tokens, 'outputTokens', d.output_tokens,
+                                 'costUsd', d.cost_usd, 'at', now()))
+                   end as history`,
         batchId,
         rowsParam(decisions),
       );
-      const announcements: ResultAnnouncement[] = [];
-      for (const row of updated) {
-        if (row.status !== 'succeeded' && row.status !== 'failed') continue;
-        const item = items.get(row.id)!;
-        announcements.push({ itemId: row.id, externalId: item.external_id, task: task.name, status: row.status });
-        await runHook(ctx, tx, task, row, item);
-      }
-      return announcements;
+      const finals = updated.filter((row) => row.status === 'succeeded' || row.status === 'failed');
+      for (const row of finals) await runHook(ctx, tx, task, row, items.get(row.id)!);
+      return finals;
     },
     { timeout: 120_000, maxWait: 30_000 },
   );
@@ -214,7 +219,7 @@ async function runHook(
   item: ItemRow,
 ): Promise<void> {
   const hook = row.status === 'succeeded' ? task.onResult : task.onFailure;
-  if (!hook) return;
+  if (!hook || !hooksEnabled(task)) return;
   const log = ctx.log.child({ itemId: row.id, task: task.name });
   await execute(tx, 'savepoint hook');
   try {
@@ -231,11 +236,9 @@ async function runHook(
 }
 
 /** Publishes final results on the task's results queue (after commit; job ids make it idempotent). */
-export async function announce(ctx: PipelineContext, task: string, announcements: ResultAnnouncement[]): Promise<void> {
-  if (announcements.length === 0) return;
-  await ctx.queues.resultsFor(task).addBulk(
-    announcements.map((a) => ({ name: a.status, data: a, opts: { jobId: jobIds.result(a.itemId) } })),
-  );
+export async function announce(ctx: PipelineContext, task: AnyTask, committed: CommittedResult[]): Promise<void> {
+  if (committed.length === 0) return;
+  await publishResults(ctx.queues.resultsFor(task.name), ctx.redis, task, committed);
 }
 
 function costs(ctx: PipelineContext, model: string, usage: Usage) {
@@ -273,7 +276,7 @@ async function handleChunk(ctx: PipelineContext, batch: BatchRow, task: AnyTask,
     decisions.push(d);
   }
   const announcements = await commitDecisions(ctx, task, batch.id, decisions, items);
-  await announce(ctx, task.name, announcements);
+  await announce(ctx, task, announcements);
   tally.lines += lines.length;
   for (const d of decisions) {
     if (d.outcome === 'succeeded') tally.succeeded++;
@@ -312,7 +315,7 @@ async function requeueUnanswered(ctx: PipelineContext, batch: BatchRow, task: An
     if (rows.length === 0) return;
     const decisions = rows.map((item) => ({ ...decide({ kind: 'not_executed', ...reason }, item, limits), ...costs(ctx, batch.model, NO_USAGE) }));
     const announcements = await commitDecisions(ctx, task, batch.id, decisions, new Map(rows.map((r) => [r.id, r])));
-    await announce(ctx, task.name, announcements);
+    await announce(ctx, task, announcements);
     for (const d of decisions) d.status === 'queued' ? tally.requeued++ : tally.failed++;
   }
 }

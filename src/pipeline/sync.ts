@@ -212,7 +212,7 @@ async function runOne(ctx: PipelineContext, task: AnyTask, limits: TaskLimits, b
     sync_cost_usd: syncCostUsd,
   };
   const announcements = await commitDecisions(ctx, task, batchId, [decision], new Map([[item.id, item]]));
-  await announce(ctx, task.name, announcements);
+  await announce(ctx, task, announcements);
   await takeLease(ctx, batchId, owner); // renew
 }
 
