@@ -21,6 +21,6 @@ export {
 } from './producer.ts';
 export { ClientTaskError, EnqueueValidationError, ResultPayloadError, ResultTimeoutError } from './errors.ts';
 export { findItem, type ItemAttempt, type ItemView } from './lookup.ts';
-export { resultMessageSchema, type AttemptRecord, type ResultMessage, type ResultUsage } from '../queues/payloads.ts';
+export type { AttemptRecord, ResultMessage, ResultUsage } from '../queues/payloads.ts';
 export type { HoldNotice } from '../queues/notices.ts';
 export type { AnyTask, DeliveryOptions, ResultDelivery, TaskDefinition } from '../tasks/contract.ts';

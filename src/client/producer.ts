@@ -11,10 +11,9 @@
 import type { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
-import { QUEUES, resultsQueueName } from '../queues/names.ts';
-import { holdNoticeKey, holdNoticeSchema, type HoldNotice } from '../queues/notices.ts';
-import { resultMessageSchema, type AttemptRecord, type IntakePayload, type ResultMessage, type ResultUsage } from '../queues/payloads.ts';
-import { droppedResultsKey } from '../queues/result-publisher.ts';
+import { droppedResultsKey, holdNoticeKey, QUEUES, resultsQueueName } from '../queues/names.ts';
+import type { HoldNotice } from '../queues/notices.ts';
+import type { AttemptRecord, IntakePayload, ResultMessage, ResultUsage } from '../queues/payloads.ts';
 import { resultJobId } from '../queues/result-jobs.ts';
 import type { AnyTask, TaskDefinition } from '../tasks/contract.ts';
 import { TaskRegistry } from '../tasks/registry.ts';
@@ -24,6 +23,14 @@ import { findItem, type ItemView } from './lookup.ts';
 type Bullmq = typeof import('bullmq');
 let bullmqModule: Promise<Bullmq> | undefined;
 const bullmq = (): Promise<Bullmq> => (bullmqModule ??= import('bullmq'));
+type Wire = { resultMessageSchema: typeof import('../queues/payloads.ts').resultMessageSchema; holdNoticeSchema: typeof import('../queues/notices.ts').holdNoticeSchema };
+let wireModule: Promise<Wire> | undefined;
+/** The zod schemas of the wire formats, also loaded on first use. */
+const wire = (): Promise<Wire> =>
+  (wireModule ??= Promise.all([import('../queues/payloads.ts'), import('../queues/notices.ts')]).then(([p, n]) => ({
+    resultMessageSchema: p.resultMessageSchema,
+    holdNoticeSchema: n.holdNoticeSchema,
+  })));
 
 /** The input type of a task definition (what `enqueue` accepts per item). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -193,7 +200,7 @@ class ResultWatcher {
     if (!job) return;
     const set = this.waiters.get(job.name);
     if (!set) return;
-    const parsed = resultMessageSchema.safeParse(job.data);
+    const parsed = (await wire()).resultMessageSchema.safeParse(job.data);
     if (!parsed.success) return; // not a version-1 result message (an older fleet): nothing to hand out
     for (const fn of [...set]) fn(parsed.data);
   }
@@ -297,6 +304,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
   ): Promise<ResultConsumer> {
     const task = this.task(taskRef);
     const { Worker, UnrecoverableError } = await bullmq();
+    const { resultMessageSchema } = await wire();
     const connection = await this.connection;
     const worker = new Worker(
       resultsQueueName(task.name),
@@ -333,7 +341,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
     ]);
     let held: TaskStatus['held'] = null;
     if (raw) {
-      const parsed = holdNoticeSchema.safeParse(JSON.parse(raw));
+      const parsed = (await wire()).holdNoticeSchema.safeParse(JSON.parse(raw));
       if (parsed.success) held = { ...parsed.data, expectedWaitMs: Math.max(0, Date.parse(parsed.data.retryAt) - Date.now()) };
     }
     return {

@@ -5,6 +5,7 @@
  * path has to remember to clear it; a submitted batch clears it early.
  */
 import { z } from 'zod';
+import { holdNoticeKey } from './names.ts';
 
 /** Why a task's work waits, as a producer may show it to its own users. */
 export const holdNoticeSchema = z.object({
@@ -20,10 +21,7 @@ export const holdNoticeSchema = z.object({
 });
 export type HoldNotice = z.infer<typeof holdNoticeSchema>;
 
-/** The Redis key of a task's hold notice. */
-export function holdNoticeKey(prefix: string, task: string): string {
-  return `${prefix}:bf:held:${task}`;
-}
+export { holdNoticeKey };
 
 /** Classifies a hold reason from the submit gate into the kind a producer sees. */
 export function holdKind(reason: string): HoldNotice['kind'] {

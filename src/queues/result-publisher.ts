@@ -1,12 +1,10 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { resolveDelivery, type AnyTask } from '../tasks/contract.ts';
+import { droppedResultsKey } from './names.ts';
 import { resultJobs, type CommittedResult } from './result-jobs.ts';
 
-/** Redis key counting results dropped unconsumed from a task's results queue (they stay in PostgreSQL). */
-export function droppedResultsKey(prefix: string, task: string): string {
-  return `${prefix}:bf:results-dropped:${task}`;
-}
+export { droppedResultsKey };
 
 /**
  * Publishes committed results on the task's results queue (after commit; job ids make a re-run
