@@ -85,13 +85,13 @@ await client.close();
 if (results.length !== n || distinct !== n || ok.length !== n) process.exit(1);
 JS
 echo "== plain node producer: $ITEMS items"
-node producer.mjs "$ITEMS"
+timeout 900 node producer.mjs "$ITEMS"
 
 echo "== consumer tsc --strict against the installed .d.ts"
 cp "$ROOT/test/package/types/consumer.ts" "$ROOT/test/package/types/tsconfig.json" .
 npx --no-install tsc -p tsconfig.json
 
 echo "== examples/producer (depends on batchfleet by path, plain JavaScript)"
-(cd "$ROOT/examples/producer" && npm install --no-audit --no-fund --silent >/dev/null && EXAMPLE_TIMEOUT_MS=300000 node index.mjs 5)
+(cd "$ROOT/examples/producer" && npm install --no-audit --no-fund --silent >/dev/null && EXAMPLE_TIMEOUT_MS=300000 timeout 400 node index.mjs 5)
 
 echo "pack check passed"

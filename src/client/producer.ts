@@ -143,6 +143,7 @@ const INTAKE_CHUNK = 1_000;
 class ResultWatcher {
   private readonly waiters = new Map<string, Set<(msg: ResultMessage) => void>>();
   private events: QueueEvents | undefined;
+  private readonly blocking: Redis;
   readonly ready: Promise<void>;
 
   constructor(
@@ -152,9 +153,12 @@ class ResultWatcher {
     task: string,
     onError: (err: unknown) => void,
   ) {
+    // BullMQ leaves a connection it was handed open on close: the watcher owns and quits this one.
+    const blocking = redis.duplicate();
+    this.blocking = blocking;
     this.ready = (async () => {
       const { QueueEvents } = await bullmq();
-      const events = new QueueEvents(resultsQueueName(task), { connection: redis.duplicate(), prefix });
+      const events = new QueueEvents(resultsQueueName(task), { connection: blocking, prefix });
       events.on('error', onError);
       events.on('added', ({ jobId, name }) => {
         if (this.waiters.has(name)) void this.fetch(jobId).catch(onError);
@@ -208,6 +212,7 @@ class ResultWatcher {
   async close(): Promise<void> {
     await this.ready.catch(() => undefined);
     await this.events?.close();
+    this.blocking.disconnect();
   }
 }
 
@@ -305,7 +310,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
     const task = this.task(taskRef);
     const { Worker, UnrecoverableError } = await bullmq();
     const { resultMessageSchema } = await wire();
-    const connection = await this.connection;
+    const blocking = (await this.connection).duplicate();
     const worker = new Worker(
       resultsQueueName(task.name),
       async (job: Job) => {
@@ -314,7 +319,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
         const result = await this.toResult(task, parsed.data);
         await fn(result, { idempotenceKey: parsed.data.idempotenceKey, deliveryAttempt: job.attemptsMade + 1 });
       },
-      { connection: connection.duplicate(), prefix: this.prefix, concurrency: options.concurrency ?? 10 },
+      { connection: blocking, prefix: this.prefix, concurrency: options.concurrency ?? 10 },
     );
     worker.on('error', () => undefined);
     const consumer: ResultConsumer = {
@@ -322,6 +327,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
       close: async () => {
         this.consumers.delete(consumer);
         await worker.close();
+        blocking.disconnect();
       },
     };
     this.consumers.add(consumer);
