@@ -18,7 +18,8 @@ PIDS=()
 
 cleanup() {
   local code=$?
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  # Each background command leads its own process group (setsid): npx, its shell and node stop together.
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   node -e "
     const { Redis } = require('ioredis'); const r = new Redis(process.argv[1]);
@@ -61,9 +62,9 @@ export DATABASE_URL="$DB_URL" REDIS_URL BATCHFLEET_PREFIX="$PREFIX" SIMULATOR_UR
 unset OPENAI_API_KEY OPENAI_BASE_URL
 
 echo "== npx batchfleet simulator, npx batchfleet worker (from the installed package)"
-npx --no-install batchfleet simulator --port "$PORT" --scenario happy --seed 7 --time-scale 2000 >"$WORK/simulator.log" 2>&1 &
+setsid npx --no-install batchfleet simulator --port "$PORT" --scenario happy --seed 7 --time-scale 2000 >"$WORK/simulator.log" 2>&1 &
 PIDS+=($!)
-npx --no-install batchfleet worker >"$WORK/worker.log" 2>&1 &
+setsid npx --no-install batchfleet worker >"$WORK/worker.log" 2>&1 &
 PIDS+=($!)
 
 cat >producer.mjs <<'JS'
