@@ -1,8 +1,28 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI without a build step: tsx's ESM loader is registered in this process,
-// then src/cli/main.ts is imported. `npx batchfleet …` from the project root resolves to this file.
-import { register } from 'tsx/esm/api';
+// `npx batchfleet …`. An installed package (or the Docker image) has only the built JavaScript:
+// it runs dist/src/cli/main.js with plain node. A source checkout with dev dependencies runs
+// src/cli/main.ts through tsx, so development never needs a build (a stale dist/ is never used).
+// BATCHFLEET_RUN=dist or BATCHFLEET_RUN=source forces one or the other.
+import { existsSync } from 'node:fs';
 
-register();
-const { main, exitWhenDone } = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const built = new URL('../dist/src/cli/main.js', import.meta.url);
+
+async function fromSource() {
+  if (process.env.BATCHFLEET_RUN === 'dist' || !existsSync(source)) return false;
+  try {
+    const { register } = await import('tsx/esm/api');
+    register();
+    return true;
+  } catch {
+    return false; // tsx is a dev dependency: absent in production installs
+  }
+}
+
+const entry = (await fromSource()) ? source : built;
+if (!existsSync(entry)) {
+  process.stderr.write('batchfleet: no built CLI in dist/; run `npm run build` (or install dev dependencies to run from source)\n');
+  process.exit(1);
+}
+const { main, exitWhenDone } = await import(entry.href);
 exitWhenDone(await main(process.argv.slice(2)));

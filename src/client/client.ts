@@ -1,13 +1,15 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../store/db.ts';
-import { findItem, type ItemView } from '../store/read-models/index.ts';
 import { QUEUES } from '../queues/names.ts';
 import type { IntakeOutcome } from '../queues/payloads.ts';
 
+export { findItem, type ItemAttempt, type ItemView } from './lookup.ts';
+import { findItem, type ItemView } from './lookup.ts';
+
 /**
- * The typed producer client: enqueue items onto the intake queue, and look up an item's status
- * and history. Producers may also add jobs to the `intake` queue directly with the same payload.
+ * The first, untyped producer client: enqueue items onto the intake queue, and look up an item's
+ * status and history. Prefer `createClient` from `batchfleet/client` (typed, with result delivery).
  */
 export class BatchfleetClient {
   private readonly intake: Queue;
@@ -46,4 +48,3 @@ export class BatchfleetClient {
   }
 }
 
-export { findItem, type ItemView, type ItemAttempt } from '../store/read-models/index.ts';

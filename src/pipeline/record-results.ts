@@ -2,11 +2,11 @@
  * Recording results, shared by process (batch lines) and sync (single requests): one
  * transaction per chunk records the attempts and moves the items (the store's idempotency gate),
  * runs each final item's hook in that same transaction under a savepoint, and, after commit,
- * announces final results on the task's results queue.
+ * publishes final results on the task's results queue under its delivery settings.
  */
 import { costPair } from '../pricing/index.ts';
-import { jobIds } from '../queues/names.ts';
-import type { ResultAnnouncement } from '../queues/payloads.ts';
+import { hooksEnabled } from '../queues/result-jobs.ts';
+import { publishResults } from '../queues/result-publisher.ts';
 import type { DbTx } from '../store/db.ts';
 import type { PendingItem } from '../store/items.ts';
 import * as results from '../store/results.ts';
@@ -36,30 +36,23 @@ export async function recordResults(
   items: ReadonlyMap<string, PendingItem>,
 ): Promise<RecordedItem[]> {
   if (decisions.length === 0) return [];
-  const { moved, announcements } = await ctx.db.$transaction(
+  const { moved, finals } = await ctx.db.$transaction(
     async (tx) => {
       const moved = await results.recordDecisions(tx, batchId, decisions, ctx.now());
-      const announcements: ResultAnnouncement[] = [];
-      for (const row of moved) {
-        if (row.status !== 'succeeded' && row.status !== 'failed') continue;
-        const item = items.get(row.id)!;
-        announcements.push({ itemId: row.id, externalId: item.externalId, task: task.name, status: row.status });
-        await runHook(ctx, tx, task, row, item);
-      }
-      return { moved, announcements };
+      const finals = moved.filter((row) => row.status === 'succeeded' || row.status === 'failed');
+      for (const row of finals) await runHook(ctx, tx, task, row, items.get(row.id)!);
+      return { moved, finals };
     },
     { timeout: 120_000, maxWait: 30_000 },
   );
-  if (announcements.length > 0) {
-    await ctx.queues.resultsFor(task.name).addBulk(announcements.map((a) => ({ name: a.status, data: a, opts: { jobId: jobIds.result(a.itemId) } })));
-  }
+  if (finals.length > 0) await publishResults(ctx.queues.resultsFor(task.name), ctx.redis, task, finals);
   return moved;
 }
 
 /** Runs onResult / onFailure under a savepoint: a throwing hook is logged and rolled back alone. */
 async function runHook(ctx: PipelineContext, tx: DbTx, task: AnyTask, row: RecordedItem, item: PendingItem): Promise<void> {
   const hook = row.status === 'succeeded' ? task.onResult : task.onFailure;
-  if (!hook) return;
+  if (!hook || !hooksEnabled(task)) return;
   const log = ctx.log.child({ itemId: row.id, task: task.name });
   const outcome = await results.withSavepoint(tx, async () => {
     if (row.status === 'succeeded') {

@@ -16,6 +16,16 @@ export function resultsQueueName(task: string): string {
   return `results.${task}`;
 }
 
+/** Redis key of a task's hold notice (see notices.ts), next to the queues under the same prefix. */
+export function holdNoticeKey(prefix: string, task: string): string {
+  return `${prefix}:bf:held:${task}`;
+}
+
+/** Redis key counting results dropped unconsumed from a task's results queue (they stay in PostgreSQL). */
+export function droppedResultsKey(prefix: string, task: string): string {
+  return `${prefix}:bf:results-dropped:${task}`;
+}
+
 /** Deterministic job ids (BullMQ forbids ':' in custom ids). */
 export const jobIds = {
   build: (task: string) => `build-${task}`,

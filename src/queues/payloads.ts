@@ -29,13 +29,55 @@ export type PollPayload = z.infer<typeof pollPayloadSchema>;
 export const processPayloadSchema = z.object({ batchId: z.string().uuid() });
 export type ProcessPayload = z.infer<typeof processPayloadSchema>;
 
-/** What a results-queue job carries: the ids; the result itself is in PostgreSQL. */
-export interface ResultAnnouncement {
-  itemId: string;
-  externalId: string;
-  task: string;
-  status: 'succeeded' | 'failed';
-}
+/** Token usage summed over an item's attempts. */
+export const resultUsageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  cachedTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+});
+export type ResultUsage = z.infer<typeof resultUsageSchema>;
+
+/** One attempt of an item, as a failed result's history lists it (oldest first). */
+export const attemptRecordSchema = z.object({
+  batchId: z.string().nullable(),
+  outcome: z.string(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  costUsd: z.number(),
+  at: z.string(),
+});
+export type AttemptRecord = z.infer<typeof attemptRecordSchema>;
+
+/**
+ * What a job on `results.<task>` carries (version 1). `payload: 'ids'` messages (the task's setting,
+ * or an output above `maxPayloadBytes`, then `outputOmitted: 'too_large'`) carry the ids and status
+ * only; the rest is in PostgreSQL. `idempotenceKey` is the job id: the same final result always has
+ * the same key, and a later final result of the same item (after a manual retry) a new one.
+ */
+export const resultMessageSchema = z.object({
+  v: z.literal(1),
+  payload: z.enum(['full', 'ids']),
+  idempotenceKey: z.string().min(1),
+  itemId: z.string().min(1),
+  externalId: z.string().min(1),
+  task: z.string().min(1),
+  status: z.enum(['succeeded', 'failed']),
+  finishedAt: z.string(),
+  attempts: z.number().int().nonnegative(),
+  requeues: z.number().int().nonnegative(),
+  output: z.unknown().optional(),
+  outputOmitted: z.literal('too_large').optional(),
+  usage: resultUsageSchema.optional(),
+  costUsd: z.number().optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  history: z.array(attemptRecordSchema).optional(),
+});
+export type ResultMessage = z.infer<typeof resultMessageSchema>;
+
+/** The ids and status every result message carries (what results-queue jobs carried before version 1). */
+export type ResultAnnouncement = Pick<ResultMessage, 'itemId' | 'externalId' | 'task' | 'status'>;
 
 /** What the intake job returns to the producer. */
 export interface IntakeOutcome {

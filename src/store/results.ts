@@ -26,13 +26,38 @@ export interface Decision {
   sync_cost_usd: number;
 }
 
-/** An item row as it stands after its verdict was recorded. */
+/** An item row as it stands after its verdict was recorded (what result delivery needs). */
 export interface RecordedItem {
   id: string;
+  external_id: string;
   status: 'succeeded' | 'queued' | 'failed';
   output: unknown;
   error_code: string | null;
   error_message: string | null;
+  attempts: number;
+  requeues: number;
+  input_tokens: number;
+  cached_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  finished_at: Date | null;
+  /** Every attempt, oldest first, the one just recorded included (failed items only; null otherwise). */
+  history: Array<Record<string, unknown>> | null;
+}
+
+/** The columns returned for a recorded item; the history subquery cannot see this statement's own attempt insert, so that attempt comes from `d`. */
+function recordedColumns(batchId: string, at: Date, failed: boolean) {
+  const history = failed
+    ? sql`coalesce((select jsonb_agg(jsonb_build_object('batchId', a.batch_id, 'outcome', a.outcome, 'errorCode', a.error_code,
+              'errorMessage', a.error_message, 'inputTokens', a.input_tokens, 'outputTokens', a.output_tokens,
+              'costUsd', a.cost_usd, 'at', a.created_at) order by a.created_at, a.id)
+            from attempts a where a.item_id = t.id), '[]'::jsonb)
+          || jsonb_build_array(jsonb_build_object('batchId', ${batchId}::uuid, 'outcome', d.outcome, 'errorCode', d.error_code,
+              'errorMessage', d.error_message, 'inputTokens', d.input_tokens, 'outputTokens', d.output_tokens,
+              'costUsd', d.cost_usd, 'at', ${at}::timestamptz))`
+    : raw('null::jsonb');
+  return sql`t.id::text as id, t.external_id, t.status, t.output, t.error_code, t.error_message, t.attempts, t.requeues,
+    t.input_tokens, t.cached_tokens, t.output_tokens, t.cost_usd::float8 as cost_usd, t.finished_at, ${history} as history`;
 }
 
 /** Records decisions of one batch (inside the caller's transaction); returns the items it moved. */
@@ -73,7 +98,7 @@ export async function recordDecisions(tx: DbTx, batchId: string, decisions: read
         finished_at: status === 'queued' ? null : sql`${at}::timestamptz`,
       },
       where: sql`t.id = d.item_id and t.batch_id = ${batchId}::uuid`,
-      returning: raw('t.id::text as id, t.status, t.output, t.error_code, t.error_message'),
+      returning: recordedColumns(batchId, at, status === 'failed'),
     });
     out.push(...moved);
   }

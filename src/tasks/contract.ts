@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { DbTx } from '../store/db.ts';
-import { BatchfleetError } from '../errors.ts';
+import { BatchfleetError, TaskDefinitionError } from '../errors.ts';
 
 /** Endpoints a task can target; one per batch file. */
 export type Endpoint = '/v1/chat/completions' | '/v1/embeddings' | '/v1/responses';
@@ -57,6 +57,93 @@ export interface TaskLimits {
   maxOutputTokensCeiling: number;
 }
 
+/** BullMQ retention of finished results-queue jobs: whichever bound is hit first applies. */
+export interface RetentionBound {
+  /** Seconds a finished job is kept. */
+  age: number;
+  /** Finished jobs kept at most. */
+  count: number;
+}
+
+/** Where a task's final results go, what they carry, and how long Redis keeps them. */
+export interface ResultDelivery {
+  /**
+   * `queue`: a job per final result on `results.<task>` (for the producer client); `hook`: the
+   * task's `onResult`/`onFailure` run in the fleet. `[]` delivers nothing (results stay in PostgreSQL).
+   */
+  channels: ReadonlyArray<'queue' | 'hook'>;
+  /** `full`: output, usage, cost, error and attempt history in the message; `ids`: ids and status only. */
+  payload: 'full' | 'ids';
+  /** A full message whose JSON is larger than this many bytes is sent as ids only (`outputOmitted: 'too_large'`). */
+  maxPayloadBytes: number;
+  retention: {
+    /** Consumed (completed) result jobs: BullMQ `removeOnComplete`. */
+    completed: RetentionBound;
+    /** Result jobs whose consumer gave up (failed): BullMQ `removeOnFail`. */
+    failed: RetentionBound;
+    /** Unconsumed result jobs kept at most; beyond it the oldest are dropped (they stay in PostgreSQL). */
+    maxWaiting: number;
+  };
+  /** Deliveries of one result to `onResult` consumers before its job fails (at least once, with backoff). */
+  maxDeliveries: number;
+}
+
+/** A task's `delivery` setting as written: any field may be left out. */
+export interface DeliveryOptions {
+  channels?: ResultDelivery['channels'];
+  payload?: ResultDelivery['payload'];
+  maxPayloadBytes?: number;
+  retention?: { completed?: Partial<RetentionBound>; failed?: Partial<RetentionBound>; maxWaiting?: number };
+  maxDeliveries?: number;
+}
+
+/**
+ * Defaults that cannot fill Redis: at most 10,000 unconsumed + 1,000 consumed + 1,000 failed jobs
+ * of at most 8 KiB of payload each, per task (see `resultMemoryBound`).
+ */
+export const DEFAULT_DELIVERY: ResultDelivery = {
+  channels: ['queue', 'hook'],
+  payload: 'full',
+  maxPayloadBytes: 8_192,
+  retention: {
+    completed: { age: 3_600, count: 1_000 },
+    failed: { age: 7 * 24 * 3_600, count: 1_000 },
+    maxWaiting: 10_000,
+  },
+  maxDeliveries: 5,
+};
+
+/** A task's delivery setting with defaults filled in; throws TaskDefinitionError naming a bad field. */
+export function resolveDelivery(task: Pick<AnyTask, 'name' | 'delivery'>): ResultDelivery {
+  const d = task.delivery ?? {};
+  const r = d.retention ?? {};
+  const out: ResultDelivery = {
+    channels: d.channels ?? DEFAULT_DELIVERY.channels,
+    payload: d.payload ?? DEFAULT_DELIVERY.payload,
+    maxPayloadBytes: d.maxPayloadBytes ?? DEFAULT_DELIVERY.maxPayloadBytes,
+    retention: {
+      completed: { ...DEFAULT_DELIVERY.retention.completed, ...r.completed },
+      failed: { ...DEFAULT_DELIVERY.retention.failed, ...r.failed },
+      maxWaiting: r.maxWaiting ?? DEFAULT_DELIVERY.retention.maxWaiting,
+    },
+    maxDeliveries: d.maxDeliveries ?? DEFAULT_DELIVERY.maxDeliveries,
+  };
+  const bad = (field: string, why: string) => new TaskDefinitionError(`task "${task.name}": delivery.${field} ${why}`);
+  for (const c of out.channels) if (c !== 'queue' && c !== 'hook') throw bad('channels', `has "${String(c)}" (allowed: queue, hook)`);
+  if (out.payload !== 'full' && out.payload !== 'ids') throw bad('payload', `must be "full" or "ids", not "${String(out.payload)}"`);
+  const counts: Array<[string, number]> = [
+    ['maxPayloadBytes', out.maxPayloadBytes],
+    ['retention.completed.age', out.retention.completed.age],
+    ['retention.completed.count', out.retention.completed.count],
+    ['retention.failed.age', out.retention.failed.age],
+    ['retention.failed.count', out.retention.failed.count],
+    ['retention.maxWaiting', out.retention.maxWaiting],
+    ['maxDeliveries', out.maxDeliveries],
+  ];
+  for (const [field, n] of counts) if (!Number.isInteger(n) || n < 1) throw bad(field, `must be a positive integer, not ${String(n)}`);
+  return out;
+}
+
 /** Context handed to `onResult`: the transaction lets a hook's database writes commit atomically with the result. */
 export interface ResultContext<I, O> {
   itemId: string;
@@ -96,6 +183,8 @@ export interface TaskDefinition<I = unknown, O = unknown> {
   onResult?(ctx: ResultContext<I, O>): Promise<void> | void;
   onFailure?(ctx: FailureContext<I>): Promise<void> | void;
   limits?: Partial<TaskLimits>;
+  /** How final results reach producers: channels, payload and retention. Every field has a default (see `resolveDelivery`). */
+  delivery?: DeliveryOptions;
 }
 
 /** A task of any input and output type, as the registry holds it. */

@@ -1,5 +1,5 @@
 import { TaskDefinitionError, UnknownTaskError } from '../errors.ts';
-import type { AnyTask } from './contract.ts';
+import { resolveDelivery, type AnyTask } from './contract.ts';
 
 /** Input type of a task by name, for typed producers: `TaskInput<typeof registry, 'classify-ticket'>`. */
 export type TaskInput<R, N extends string> = R extends TaskRegistry<infer M> ? (N extends keyof M ? M[N] extends { input: { _output: infer I } } ? I : never : never) : never;
@@ -18,6 +18,7 @@ export class TaskRegistry<M extends Record<string, AnyTask> = Record<string, Any
         if (typeof task[member] !== 'function') throw new TaskDefinitionError(`task "${task.name}" has no ${member}()`);
       }
       if (!task.model) throw new TaskDefinitionError(`task "${task.name}" has no model`);
+      resolveDelivery(task);
       this.byName.set(task.name, task);
     }
   }

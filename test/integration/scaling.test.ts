@@ -83,15 +83,15 @@ describe('scaling out: two processes of every role', () => {
     );
     expect(rows).toEqual({ attempts: ITEMS, distinct_attempts: ITEMS, outputs: ITEMS, hooks: ITEMS, distinct_hooks: ITEMS });
 
-    // One results-queue job per item (their ids are the item ids).
+    // One results-queue job per item (each message names its item).
     const tasks = ['classify-ticket', 'summarize-article'];
     const announced = await Promise.all(tasks.map((t) => h.ctx.queues.resultsFor(t).getJobCounts('waiting', 'completed', 'failed', 'active', 'delayed')));
     expect(announced.reduce((a, c) => a + Object.values(c).reduce((x, y) => x + y, 0), 0)).toBe(ITEMS);
     const announcedIds = new Set<string>();
-    for (const t of tasks) for (const job of await h.ctx.queues.resultsFor(t).getWaiting(0, ITEMS)) announcedIds.add(job.id!);
+    for (const t of tasks) for (const job of await h.ctx.queues.resultsFor(t).getWaiting(0, ITEMS)) announcedIds.add((job.data as { itemId: string }).itemId);
     const itemIds = await query<{ id: string }>(h.ctx.db, 'select id::text as id from items');
     expect(announcedIds.size).toBe(ITEMS);
-    expect(itemIds.every((i) => announcedIds.has(`result-${i.id}`))).toBe(true);
+    expect(itemIds.every((i) => announcedIds.has(i.id))).toBe(true);
 
     // One provider batch per built batch, each request line submitted once, nothing paid twice.
     const ours = await query<{ id: string; provider_batch_id: string; model: string; input_tokens: string; output_tokens: string; cost_usd: string }>(

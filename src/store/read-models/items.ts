@@ -27,6 +27,9 @@ export interface ItemView {
   batchStatus: string | null;
   /** Set when the item's batch is held (token budget, concurrency, spend cap), with the reason. */
   heldReason: string | null;
+  /** Tokens summed over the item's attempts. */
+  usage: { inputTokens: number; cachedTokens: number; outputTokens: number };
+  finishedAt: Date | null;
   history: ItemAttempt[];
 }
 
@@ -53,6 +56,8 @@ export async function findItem(db: Db, key: { id: string } | { task: string; ext
     batchId: row.batchId,
     batchStatus: row.batch?.status ?? null,
     heldReason: row.batch?.heldReason ?? null,
+    usage: { inputTokens: row.inputTokens, cachedTokens: row.cachedTokens, outputTokens: row.outputTokens },
+    finishedAt: row.finishedAt,
     history: row.attemptRows.map((h) => ({
       batchId: h.batchId,
       outcome: h.outcome,

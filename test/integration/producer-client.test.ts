@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createClient, EnqueueValidationError, ResultPayloadError, type TaskResult } from '../../src/client/index.ts';
+import { query } from '../../src/store/sql.ts';
+import { sampleItems } from '../../src/demo/samples.ts';
+import { clearHoldNotice, publishHoldNotice } from '../../src/queues/notices.ts';
+import { resultsQueueName } from '../../src/queues/names.ts';
+import { defineTask, OutputValidationError } from '../../src/tasks/contract.ts';
+import { classifyTicket } from '../../src/tasks/index.ts';
+import { TaskRegistry } from '../../src/tasks/registry.ts';
+import { HOOK_TABLE_SQL, withCountingHooks } from '../fixtures/counting-tasks.ts';
+import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { waitFor } from '../support/wait.ts';
+
+/** Always answers with something parseOutput rejects: fails for good after two attempts. Hooks off. */
+const alwaysRejected = defineTask({
+  ...withCountingHooks(classifyTicket),
+  name: 'always-rejected',
+  input: z.object({ subject: z.string(), body: z.string() }),
+  parseOutput: (): never => {
+    throw new OutputValidationError('schema_mismatch', 'never good enough');
+  },
+  limits: { maxAttempts: 2, retryDelayMs: 20, maxOutputTokens: 150 },
+  delivery: { channels: ['queue'] },
+});
+
+/** Announces ids only: the output is read from PostgreSQL by a client that has `db`. */
+const idsOnly = defineTask({ ...classifyTicket, name: 'ids-only', delivery: { payload: 'ids' } });
+
+const registry = new TaskRegistry([withCountingHooks(classifyTicket), alwaysRejected, idsOnly]);
+let h: TestHarness;
+
+beforeAll(async () => {
+  h = await startHarness({ scenario: 'happy', registry, roles: false });
+  await h.database.db.$executeRawUnsafe(HOOK_TABLE_SQL);
+  await h.startFleet();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function tickets(run: string, n: number) {
+  return sampleItems(run, n * 3)
+    .filter((i) => i.task === 'classify-ticket')
+    .slice(0, n)
+    .map(({ externalId, input }) => ({ externalId, input: input as { subject: string; body: string } }));
+}
+
+describe('the producer client', () => {
+  it('enqueues typed items and iterates their results with output, usage and cost; a later wait() finds them too', async () => {
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [classifyTicket] });
+    try {
+      const items = tickets('iter', 40);
+      const handle = await client.enqueue(classifyTicket, items);
+      expect(handle.externalIds).toHaveLength(40);
+      const seen: Array<TaskResult<{ category: string; priority: string; summary: string }>> = [];
+      for await (const r of handle.results({ timeout: 50_000 })) seen.push(r);
+      expect(new Set(seen.map((r) => r.externalId))).toEqual(new Set(items.map((i) => i.externalId)));
+      for (const r of seen) {
+        expect(r.status).toBe('succeeded');
+        if (r.status !== 'succeeded') continue;
+        expect(['billing', 'bug', 'feature_request', 'account', 'other']).toContain(r.output.category);
+        expect(r.usage.inputTokens).toBeGreaterThan(0);
+        expect(r.costUsd).toBeGreaterThan(0);
+        expect(r.idempotenceKey).toBe(`result-${r.itemId}-1-0`);
+      }
+      // Already published: wait() finds them by scanning the queue, in the order asked.
+      const again = await client.wait(items.map((i) => i.externalId).reverse(), { timeout: 10_000 });
+      expect(again.map((r) => r.externalId)).toEqual(items.map((i) => i.externalId).reverse());
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('delivers to onResult at least once: a handler that throws gets the same result again under the same key', async () => {
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [classifyTicket] });
+    const deliveries: Array<{ key: string; attempt: number; externalId: string }> = [];
+    let failedOnce = false;
+    const consumer = await client.onResult('classify-ticket', (result, info) => {
+      deliveries.push({ key: info.idempotenceKey, attempt: info.deliveryAttempt, externalId: result.externalId });
+      if (result.externalId.startsWith('cons-') && !failedOnce) {
+        failedOnce = true;
+        throw new Error('consumer hiccup');
+      }
+    }, { concurrency: 4 });
+    try {
+      const items = tickets('cons', 20);
+      await client.enqueue('classify-ticket', items);
+      const mine = () => deliveries.filter((d) => d.externalId.startsWith('cons-'));
+      await waitFor('every result handled', () => new Set(mine().filter((d) => d.attempt >= 1).map((d) => d.externalId)).size === 20 && mine().length === 21, 50_000);
+      const retried = mine().filter((d) => d.attempt === 2);
+      expect(retried).toHaveLength(1);
+      expect(mine().filter((d) => d.key === retried[0]!.key)).toHaveLength(2);
+      const counts = await h.ctx.queues.resultsFor('classify-ticket').getJobCounts('completed', 'failed');
+      expect(counts.failed).toBe(0);
+    } finally {
+      await consumer.close();
+      await client.close();
+    }
+  });
+
+  it('hands out a failure with its reason and every attempt, and runs no hook when the hook channel is off', async () => {
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [alwaysRejected] });
+    try {
+      const items = tickets('rej', 3);
+      const handle = await client.enqueue(alwaysRejected, items);
+      const results = await handle.wait({ timeout: 50_000 });
+      for (const r of results) {
+        expect(r.status).toBe('failed');
+        if (r.status !== 'failed') continue;
+        expect(r.error.code).toBe('schema_mismatch');
+        expect(r.history.map((a) => a.outcome)).toEqual(['retry', 'failed']);
+        expect(r.attempts).toBe(2);
+      }
+      const [hooks] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from hook_calls c join items i on i.id = c.item_id where i.task = 'always-rejected'`);
+      expect(hooks!.n).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('completes ids-only results from PostgreSQL when given db, and says why it cannot without', async () => {
+    const withDb = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [idsOnly], db: h.ctx.db });
+    const withoutDb = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [idsOnly] });
+    try {
+      const items = tickets('ids', 3);
+      const handle = await withDb.enqueue(idsOnly, items);
+      const results = await handle.wait({ timeout: 50_000 });
+      expect(results.every((r) => r.status === 'succeeded' && typeof r.output.summary === 'string')).toBe(true);
+      const [job] = await h.ctx.queues.resultsFor('ids-only').getWaiting(0, 0);
+      expect(job!.data).not.toHaveProperty('output');
+      await expect(withoutDb.wait(items.map((i) => i.externalId), { timeout: 10_000 })).rejects.toBeInstanceOf(ResultPayloadError);
+    } finally {
+      await withDb.close();
+      await withoutDb.close();
+    }
+  });
+
+  it('rejects items that do not match the input schema, naming the item and field, and enqueues nothing', async () => {
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [classifyTicket] });
+    try {
+      const before = await h.ctx.queues.intake.count();
+      const bad = [{ externalId: 'bad-1', input: { subject: 'x', body: 42 as unknown as string } }];
+      const err = await client.enqueue(classifyTicket, bad).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EnqueueValidationError);
+      expect((err as Error).message).toMatch(/bad-1.*body/);
+      expect(await h.ctx.queues.intake.count()).toBe(before);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('shows a held task with its reason and expected wait while the fleet holds it', async () => {
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [classifyTicket] });
+    try {
+      expect((await client.status(classifyTicket)).held).toBeNull();
+      await publishHoldNotice(h.ctx.redis, h.prefix, { task: 'classify-ticket', reason: 'token budget for gpt-4o-mini: needs 900, 100 of 1000 reserved', retryInMs: 15_000 });
+      const status = await client.status('classify-ticket');
+      expect(status.held).toMatchObject({ kind: 'budget', task: 'classify-ticket' });
+      expect(status.held!.expectedWaitMs).toBeGreaterThan(0);
+      expect(status.held!.expectedWaitMs).toBeLessThanOrEqual(15_000);
+      expect(status.results.waiting + status.results.completed).toBeGreaterThan(0);
+      await clearHoldNotice(h.ctx.redis, h.prefix, 'classify-ticket');
+      expect((await client.status('classify-ticket')).held).toBeNull();
+      expect(resultsQueueName('classify-ticket')).toBe('results.classify-ticket');
+    } finally {
+      await client.close();
+    }
+  });
+});
