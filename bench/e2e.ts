@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnChild, VAR } from './lib/children.ts';
 import { CpuTracker, cpuSeconds, postgresBackends, postgresProcesses } from './lib/proc.ts';
-import { checkpoint, databaseCounters, databaseUrl, migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
+import { checkpoint, databaseUrl, settledDatabaseCounters, migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
 import { enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld, type ProbeSnapshot } from './fleet.ts';
 
 /** One measured run of one kind. Figures that do not apply are null. */
@@ -78,7 +78,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
   const dbUrl = await recreateDatabase(env.baseDbUrl, dbName);
   await migrate(dbUrl);
   await env.sim.reset();
-  const xacts0 = await databaseCounters(env.baseDbUrl, dbName);
+  const xacts0 = await settledDatabaseCounters(env.baseDbUrl, dbName);
   const tag = `r${run}-${randomUUID().slice(0, 6)}`;
   const dataDir = join(VAR, 'data', tag);
   rmSync(dataDir, { recursive: true, force: true });
@@ -172,12 +172,12 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
     };
     await Promise.all(procs.map((p) => p.child.stop('SIGTERM', 30_000)));
     // Backends flush their statistics when they exit: read the transaction count after the fleet stopped.
-    await new Promise((r) => setTimeout(r, 200));
-    const counters = await databaseCounters(env.baseDbUrl, dbName);
+    await progress.close();
+    const counters = await settledDatabaseCounters(env.baseDbUrl, dbName);
     result.transactionsPerItem = round((counters.xacts - xacts0.xacts - progress.queries) / n, 3);
     return result;
   } finally {
-    await progress.close();
+    await progress.close().catch(() => undefined);
     await Promise.all(procs.map((p) => p.child.stop('SIGKILL', 5_000)));
     await env.redis.clear(world.prefix);
     rmSync(dataDir, { recursive: true, force: true });

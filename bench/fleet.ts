@@ -179,7 +179,12 @@ export class ProgressReader {
     }
   }
 
+  private closed = false;
+
+  /** Idempotent. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.client.end();
   }
 }

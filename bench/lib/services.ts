@@ -202,6 +202,22 @@ export async function installReference(source: string): Promise<string> {
   return dest;
 }
 
+/**
+ * {@link databaseCounters} once they stop moving: a backend flushes its statistics when it
+ * exits or goes idle, a little after its last transaction, so a count read right after a
+ * process ends can miss that process's last transactions.
+ */
+export async function settledDatabaseCounters(baseUrl: string, name: string, timeoutMs = 15_000): Promise<{ xacts: number; tuples: number }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await databaseCounters(baseUrl, name);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await databaseCounters(baseUrl, name);
+    if ((now.xacts === last.xacts && now.tuples === last.tuples) || Date.now() > deadline) return now;
+    last = now;
+  }
+}
+
 /** The reference's fake OpenAI server (its own process). */
 export async function startFakeOpenAI(dir: string): Promise<{ base: string; pid: number; reset(): Promise<void>; close(): Promise<void> }> {
   const child = spawnChild('fake-openai', process.execPath, [join(dir, 'fake-openai.mjs'), '--port', '0']);
