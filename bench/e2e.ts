@@ -30,6 +30,8 @@ export interface RunResult {
   /** Committed + rolled-back transactions of the run's database per item (pg_stat_database; fleet: whole process lives). */
   transactionsPerItem: number | null;
   redisCommandsPerItem: number | null;
+  /** The most frequent Redis commands in the window (INFO commandstats counts the calls made inside Lua scripts too). */
+  redisTopCommands?: Record<string, number>;
   providerCallsPerBatch: number | null;
   batches: number | null;
   /** Share of wall time each fleet process's event loop was idle (mean over processes), and each. */
@@ -69,6 +71,16 @@ function deltaCalls(before: Record<string, number>, after: Record<string, number
   let n = 0;
   for (const [cmd, calls] of Object.entries(after)) if (cmd !== 'info' && cmd !== 'scan' && cmd !== 'unlink') n += calls - (before[cmd] ?? 0);
   return n;
+}
+
+function topCommands(before: Record<string, number>, after: Record<string, number>, k: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([cmd, calls]) => [cmd, calls - (before[cmd] ?? 0)] as const)
+      .filter(([cmd, d]) => d > 0 && cmd !== 'info')
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k),
+  );
 }
 
 /** One fleet run: fresh database and prefix, P processes of workers/all.ts, N items through the intake queue. */
@@ -163,6 +175,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
       sqlStatementsPerItem: round(statements / n, 3),
       transactionsPerItem: null,
       redisCommandsPerItem: round(redisCalls / n, 2),
+      redisTopCommands: topCommands(redisCalls0, redisCalls1, 10),
       providerCallsPerBatch: simBatches > 0 ? round(simRequests / simBatches, 1) : null,
       batches: done.batches,
       idleShare: round(sum(Object.values(idle)) / procs.length, 3),
