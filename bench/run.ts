@@ -134,9 +134,15 @@ try {
     };
     for (let run = 1; run <= runs; run++) {
       for (const kind of ['reference', 'fleet', 'floor'] as const) {
-        const r = kind === 'fleet' ? await fleetRun(env, run) : await referenceRun(env, kind, run);
-        console.error(`  ${kind} run ${run}: ${r.itemsPerSecond} items/s${r.ok ? '' : ' (FAILED)'}`);
-        e2e.push(r);
+        try {
+          const r = kind === 'fleet' ? await fleetRun(env, run) : await referenceRun(env, kind, run);
+          console.error(`  ${kind} run ${run}: ${r.itemsPerSecond} items/s${r.ok ? '' : ' (FAILED)'}`);
+          e2e.push(r);
+        } catch (err) {
+          // One broken run (say, a connection killed from outside) leaves a gap, not a lost bench.
+          failed = true;
+          console.error(`  ${kind} run ${run} FAILED: ${(err as Error).message}`);
+        }
       }
     }
     say(runTable(e2e));

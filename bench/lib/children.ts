@@ -47,10 +47,11 @@ export function spawnChild(name: string, cmd: string, args: string[], options: S
       }
     }
   });
+  // 'close' comes after the child's stdout and stderr have ended, so the log is complete.
+  proc.once('close', () => log.end());
   const exited = new Promise<number | null>((resolve) =>
     proc.once('exit', (code) => {
       alive.delete(proc);
-      setTimeout(() => log.end(), 50).unref();
       resolve(code);
     }),
   );
