@@ -1,71 +1,187 @@
 /**
- * Benchmarks (`npm run bench`): throughput of the hot paths on this machine, measured, never
- * asserted. Each stage runs against real PostgreSQL and Redis in a private schema and prefix.
- *   tokens   requests/s counted by the token counter (the dominant CPU cost)
- *   intake   items/s validated, estimated and stored (one set-based INSERT per job)
- *   build    items/s claimed and streamed into JSONL files
- *   e2e      items/s through the whole pipeline against the simulator (happy scenario)
+ * `npm run bench`: the one place batchfleet's speed is measured. Measured, never asserted.
+ *
+ *   stages   each stage on its own (token counter, intake, build, submit, poll, process)
+ *   e2e      the whole fleet (P processes of workers/all.ts) against the simulator with zero
+ *            delays, interleaved with the naive reference and the floor (reference, fleet,
+ *            floor; R times), so every fleet figure is also a ratio taken in the same minutes
+ *   file     one 50,000-line, ~200 MB output file through the process role alone (peak RSS, lines/s)
+ *
+ * Options: --items N (20000) --procs P (2) --runs R (3) --file-lines L (50000) --chunk C (1000)
+ *          --only stages,e2e,file  --scenario NAME|FILE (bench/scenarios/zero-delay.json)
+ *          --env KEY=VALUE (fleet setting, repeatable)  --profile (CPU profiles under var/bench/profiles)
+ *          --reference-dir DIR (../shared/baseline)  --json (JSON on stdout, table on stderr)
+ *          --smoke (500 items, 1 run, 2,000-line file: a quick check that every part works)
+ * Results: a table, and JSON in var/bench/bench-<time>.json (and var/bench/latest.json).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { query } from '../src/store/sql.ts';
-import { sampleItems, sampleTicket } from '../src/demo/samples.ts';
-import { build } from '../src/pipeline/build.ts';
-import { intake } from '../src/pipeline/intake.ts';
-import { classifyTicket } from '../src/tasks/index.ts';
-import { createTokenCounter } from '../src/tokens/index.ts';
-import { startHarness } from '../test/support/fleet.ts';
+import pg from 'pg';
+import { fileBench, type FileBenchResult } from './big-file.ts';
+import { fleetRun, referenceRun, type BenchEnv, type RunResult } from './e2e.ts';
+import { clearProbeRoot } from './fleet.ts';
+import { REPO, VAR } from './lib/children.ts';
+import { dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
+import { ratioLines, ratios, runTable, stageTable } from './report.ts';
+import { pipelineStages, tokenStages, type StageResult } from './stages.ts';
 
-const { values } = parseArgs({ options: { items: { type: 'string', default: '20000' } } });
-const N = Number(values.items);
-const rows: Array<{ bench: string; items: number; seconds: number; perSecond: number }> = [];
-
-async function measure(bench: string, items: number, fn: () => Promise<void> | void): Promise<void> {
-  const t0 = performance.now();
-  await fn();
-  const seconds = (performance.now() - t0) / 1000;
-  rows.push({ bench, items, seconds: Number(seconds.toFixed(2)), perSecond: Math.round(items / seconds) });
-  console.error(`${bench}: ${items} in ${seconds.toFixed(2)} s`);
-}
-
-const counter = createTokenCounter();
-const bodies = Array.from({ length: N }, (_, i) => classifyTicket.buildRequest(sampleTicket(i), {}));
-await measure('tokens (chat requests counted)', N, () => {
-  for (const b of bodies) counter.countRequest('/v1/chat/completions', b);
+const { values } = parseArgs({
+  options: {
+    items: { type: 'string' },
+    procs: { type: 'string', default: '2' },
+    runs: { type: 'string' },
+    'file-lines': { type: 'string' },
+    chunk: { type: 'string', default: '1000' },
+    only: { type: 'string', default: 'stages,e2e,file' },
+    scenario: { type: 'string', default: join(REPO, 'bench', 'scenarios', 'zero-delay.json') },
+    env: { type: 'string', multiple: true, default: [] },
+    profile: { type: 'boolean', default: false },
+    'reference-dir': { type: 'string', default: join(REPO, '..', 'shared', 'baseline') },
+    json: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    'timeout-s': { type: 'string', default: '900' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
 });
 
-const h = await startHarness({ roles: false, env: { MAX_IN_FLIGHT_PER_TASK: '1000', TOKEN_LIMITS: JSON.stringify({ 'gpt-4o-mini': 1_000_000_000 }) } });
-try {
-  const items = sampleItems('bench', N * 2).filter((i) => i.task === 'classify-ticket').map(({ externalId, input }) => ({ externalId, input }));
-  await measure('intake (validate, estimate, store)', items.length, async () => {
-    for (let i = 0; i < items.length; i += 2_000) await intake(h.ctx, { task: 'classify-ticket', items: items.slice(i, i + 2_000) });
-  });
-  await measure('build (claim, stream JSONL)', items.length, async () => {
-    await build(h.ctx, 'classify-ticket');
-  });
-  const [b] = await query<{ n: number; bytes: number }>(h.ctx.db, `select count(*)::int as n, sum(bytes)::float8 as bytes from batches`);
-  console.error(`  built ${b!.n} batch file(s), ${(b!.bytes / 1e6).toFixed(1)} MB`);
-} finally {
-  await h.close();
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`bench: --${name} must be a positive integer, got "${raw}"`);
+    process.exit(2);
+  }
+  return n;
 }
 
-const e2e = await startHarness({ scenario: 'happy' });
-try {
-  const n = Math.min(N, 10_000);
-  const items = sampleItems('e2e', n);
-  await measure('end to end (intake → processed, simulator)', n, async () => {
-    for (const task of ['classify-ticket', 'summarize-article']) {
-      const mine = items.filter((i) => i.task === task).map(({ externalId, input }) => ({ externalId, input }));
-      for (let i = 0; i < mine.length; i += 1_000) await e2e.ctx.queues.intake.add('intake', { task, items: mine.slice(i, i + 1_000) });
-    }
-    await e2e.startFleet();
-    for (;;) {
-      const [r] = await query<{ n: number }>(e2e.ctx.db, `select count(*)::int as n from items where status in ('succeeded', 'failed')`);
-      if (r!.n >= n) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
-  });
-} finally {
-  await e2e.close();
+if (values.help) {
+  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--json] [--smoke]');
+  process.exit(0);
+}
+const smoke = values.smoke;
+const items = positiveInt('items', values.items, smoke ? 500 : 20_000);
+const procs = positiveInt('procs', values.procs, 2);
+const runs = positiveInt('runs', values.runs, smoke ? 1 : 3);
+const fileLines = positiveInt('file-lines', values['file-lines'], smoke ? 2_000 : 50_000);
+const chunk = positiveInt('chunk', values.chunk, 1000);
+const timeoutMs = positiveInt('timeout-s', values['timeout-s'], 900) * 1000;
+const only = new Set(values.only.split(',').map((s) => s.trim()));
+for (const o of only) if (!['stages', 'e2e', 'file'].includes(o)) throw new Error(`bench: --only takes stages, e2e, file; got "${o}"`);
+const fleetEnvExtra: Record<string, string> = {};
+for (const kv of values.env) {
+  const i = kv.indexOf('=');
+  if (i <= 0) throw new Error(`bench: --env takes KEY=VALUE, got "${kv}"`);
+  fleetEnvExtra[kv.slice(0, i)] = kv.slice(i + 1);
+}
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const profileDir = values.profile ? join(VAR, 'profiles', stamp) : undefined;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+
+const out = values.json ? process.stderr : process.stdout;
+const say = (s: string): void => void out.write(`${s}\n`);
+
+const baseDbUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet';
+const baseDbName = decodeURIComponent(new URL(baseDbUrl).pathname.slice(1)) || 'batchfleet';
+const dbPrefix = `${baseDbName.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_bench`;
+
+async function machine(): Promise<Record<string, unknown>> {
+  const c = new pg.Client({ connectionString: baseDbUrl.replace(/\/[^/?]*(\?.*)?$/, '/postgres') });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('server_version', 'fsync', 'synchronous_commit', 'shared_preload_libraries')`);
+    const pgSettings = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+    return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), postgres: pgSettings };
+  } finally {
+    await c.end();
+  }
 }
 
-console.table(rows);
+clearProbeRoot();
+const info = await machine();
+say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}, load ${(info.loadavg as number[]).join(' ')}`);
+
+const redis = await startRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const sim = await startSimulatorProcess(values.scenario);
+const referenceDir = only.has('e2e') ? await installReference(values['reference-dir']) : '';
+const fake = only.has('e2e') ? await startFakeOpenAI(referenceDir) : undefined;
+const stages: StageResult[] = [];
+const e2e: RunResult[] = [];
+let file: FileBenchResult | undefined;
+let failed = false;
+try {
+  // The reference's own items (its items.mjs), so the fleet does exactly the same work.
+  const itemsModule = (await import(pathToFileURL(join(referenceDir || (await installReference(values['reference-dir'])), 'items.mjs')).href)) as {
+    makeItems(n: number): Array<{ requestId: string; messages: Array<{ role: string; content: string }> }>;
+  };
+  const benchItems = itemsModule.makeItems(items);
+
+  if (only.has('stages')) {
+    say('\n== stages (one process, one pass each) ==');
+    stages.push(...(await tokenStages(benchItems)));
+    stages.push(...(await pipelineStages({ baseDbUrl, dbPrefix, redis, sim, chunk }, benchItems)));
+    say(stageTable(stages));
+  }
+
+  if (only.has('e2e')) {
+    say(`\n== end to end: ${items} items, ${procs} fleet process(es), ${runs} interleaved run(s) ==`);
+    const env: BenchEnv = {
+      baseDbUrl, dbPrefix, redis, sim, referenceDir, fakeBase: fake!.base, fakePid: fake!.pid,
+      items: benchItems, procs, chunk, env: fleetEnvExtra, profileDir, timeoutMs,
+    };
+    for (let run = 1; run <= runs; run++) {
+      for (const kind of ['reference', 'fleet', 'floor'] as const) {
+        try {
+          const r = kind === 'fleet' ? await fleetRun(env, run) : await referenceRun(env, kind, run);
+          console.error(`  ${kind} run ${run}: ${r.itemsPerSecond} items/s${r.ok ? '' : ' (FAILED)'}`);
+          e2e.push(r);
+        } catch (err) {
+          // One broken run (say, a connection killed from outside) leaves a gap, not a lost bench.
+          failed = true;
+          console.error(`  ${kind} run ${run} FAILED: ${(err as Error).message}`);
+        }
+      }
+    }
+    say(runTable(e2e));
+    say(ratioLines([ratios(e2e, 'reference'), ratios(e2e, 'floor')]));
+    failed ||= e2e.some((r) => !r.ok);
+  }
+
+  if (only.has('file')) {
+    say(`\n== output file: ${fileLines} lines of 3,700-character answers, process role alone, default settings ==`);
+    file = await fileBench({ baseDbUrl, dbPrefix, redis, sim, lines: fileLines, chunk, env: fleetEnvExtra, profileDir, timeoutMs });
+    say(
+      `file ${file.outputFileMb ?? '?'} MB, ${file.lines} lines: ${file.linesPerSecond} lines/s (${file.seconds} s); process worker peak RSS ${file.processWorker.peakRssMb} MB ` +
+        `(${file.processWorker.rssBeforeMb} MB before), CPU ${file.processWorker.cpuSeconds} s, idle ${file.processWorker.idleShare}, ` +
+        `${file.processWorker.sqlStatementsPerLine} SQL/line; provider took ${file.providerSeconds} s${file.ok ? '' : ' (FAILED)'}`,
+    );
+    failed ||= !file.ok;
+  }
+} finally {
+  await fake?.close();
+  await sim.close();
+  await redis.close();
+  for (const suffix of ['fleet', 'ref', 'stages', 'file']) await dropDatabase(baseDbUrl, `${dbPrefix}_${suffix}`).catch(() => undefined);
+}
+
+const report = {
+  bench: 'batchfleet',
+  at: new Date().toISOString(),
+  ok: !failed,
+  options: { items, procs, runs, fileLines, chunk, scenario: values.scenario, env: fleetEnvExtra, profile: values.profile, smoke },
+  machine: { ...info, redisPrivate: redis.private },
+  stages,
+  e2e: { runs: e2e, ratioToReference: ratios(e2e, 'reference'), ratioToFloor: ratios(e2e, 'floor') },
+  file: file ?? null,
+  profiles: profileDir ?? null,
+};
+mkdirSync(VAR, { recursive: true });
+const file1 = join(VAR, `bench-${stamp}.json`);
+writeFileSync(file1, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(VAR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+say(`\nJSON: ${resolve(file1)}${profileDir ? `; CPU profiles: ${profileDir}` : ''}`);
+if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+process.exitCode = failed ? 1 : 0;

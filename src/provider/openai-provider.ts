@@ -1,8 +1,7 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError, toStreamingFile } from 'openai';
 import { ProviderError } from '../errors.ts';
+import { LineTooLongError, splitLines } from './line-splitter.ts';
 import type { BatchProvider, ProviderBatch, ProviderBatchStatus, SyncResponse } from './provider.ts';
 
 type SdkBatch = OpenAI.Batches.Batch;
@@ -124,13 +123,17 @@ export class OpenAIBatchProvider implements BatchProvider {
     }
   }
 
+  /**
+   * Streams a file's lines: the response body is pulled chunk by chunk as the caller consumes
+   * lines, so memory stays at one chunk plus one line whatever the file's size.
+   */
   async *fileLines(fileId: string, signal?: AbortSignal): AsyncIterable<string> {
     const res = await call('download file', () => this.client.files.content(fileId, { signal }));
     if (!res.body) return;
-    const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
     try {
-      for await (const line of lines) if (line.trim() !== '') yield line;
+      yield* splitLines(res.body as AsyncIterable<Uint8Array>);
     } catch (err) {
+      if (err instanceof LineTooLongError) throw new ProviderError(`download file ${fileId}: ${err.message}`, false);
       throw toProviderError(err, 'download file');
     }
   }

@@ -1,7 +1,21 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+
+/** Characters gathered before one write: large enough to make writes cheap, small enough to bound memory. */
+const WRITE_CHARS = 64 * 1024;
+
+/** Resolves on `drain`; rejects if the stream fails or closes first. */
+async function waitForDrain(out: WriteStream): Promise<void> {
+  const ac = new AbortController();
+  try {
+    await Promise.race([once(out, 'drain', { signal: ac.signal }), once(out, 'close', { signal: ac.signal }).then(() => { throw new Error('file stream closed before drain'); })]);
+  } finally {
+    ac.abort();
+  }
+}
 
 /** Where built JSONL files live: a local directory by default. */
 export class LocalFileStore {
@@ -16,26 +30,39 @@ export class LocalFileStore {
   }
 
   /**
-   * Writes lines to a batch file, streamed with back-pressure, through a temporary name so a
-   * crash never leaves a half-written file under the final name. Returns the byte count.
+   * Writes lines to a batch file, streamed with back-pressure (lines are gathered into writes of
+   * about 64 KiB, and the writer waits for `drain` whenever the stream's buffer is full), through a
+   * temporary name so a crash never leaves a half-written file under the final name. Returns the
+   * byte count. A write error (disk full, no permission) rejects; it never crashes the process.
    */
   async writeLines(batchId: string, lines: AsyncIterable<string> | Iterable<string>): Promise<{ path: string; bytes: number }> {
     const path = this.batchFilePath(batchId);
     await mkdir(join(this.root, 'batches'), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
     const out = createWriteStream(tmp);
+    let failure: Error | undefined;
+    out.on('error', (err) => (failure ??= err));
     let bytes = 0;
+    let pending = '';
+    const flush = async (): Promise<void> => {
+      if (failure) throw failure;
+      const chunk = pending;
+      pending = '';
+      bytes += Buffer.byteLength(chunk);
+      if (!out.write(chunk)) await waitForDrain(out);
+    };
     try {
       for await (const line of lines) {
-        const chunk = `${line}\n`;
-        bytes += Buffer.byteLength(chunk);
-        if (!out.write(chunk)) await once(out, 'drain');
+        pending += `${line}\n`;
+        if (pending.length >= WRITE_CHARS) await flush();
       }
+      if (pending.length > 0) await flush();
       out.end();
-      await once(out, 'finish');
+      await finished(out);
+      if (failure) throw failure;
     } catch (err) {
       out.destroy();
-      await rm(tmp, { force: true });
+      await rm(tmp, { force: true }).catch(() => undefined); // the write's own error is the one to report
       throw err;
     }
     await rename(tmp, path);

@@ -36,7 +36,8 @@ export function countChatMessages(ctx: CountContext, messages: unknown, path: st
   return n;
 }
 
-function countChatMessage(ctx: CountContext, message: unknown, path: string, o: ChatOverheads): number {
+/** Tokens of one chat message (without the per-request reply priming); see {@link countChatMessages}. */
+export function countChatMessage(ctx: CountContext, message: unknown, path: string, o: ChatOverheads): number {
   if (!isRecord(message)) throw malformed(path, `must be an object, got ${describe(message)}`);
   if (typeof message.role !== 'string') throw malformed(`${path}.role`, `must be a string, got ${describe(message.role)}`);
   let n = o.tokensPerMessage;

@@ -10,4 +10,9 @@ export interface CountContext {
    * is the block's serialization; `compute` runs only on a cache miss.
    */
   block(kind: string, key: string, compute: () => number): number;
+  /**
+   * The same context without the string LRU, for content that is unique to one request (the part
+   * after a shared prefix): caching it would only evict shared strings. Absent: use this context.
+   */
+  unshared?: CountContext;
 }

@@ -7,6 +7,7 @@ import type { EncodingName } from './encodings.ts';
 import { TokenEstimationError } from './errors.ts';
 import { LruCache } from './lru-cache.ts';
 import { modelProfile } from './model-profile.ts';
+import { PrefixCache } from './prefix-cache.ts';
 import { countResponsesBody } from './responses.ts';
 import { TextTokenizer } from './text-tokenizer.ts';
 
@@ -46,6 +47,13 @@ export interface TokenCounterOptions {
    * @defaultValue true
    */
   fastSplit?: boolean;
+  /**
+   * Most distinct chat request prefixes (leading system/developer messages, tools, functions, tool choice and
+   * response format) whose count is remembered, keyed by a hash of their content, so a prefix shared by many
+   * requests is counted once and only the rest of each request is counted. 0 disables it (identical results).
+   * @defaultValue 1_000
+   */
+  prefixCacheSize?: number;
 }
 
 /** Cache and tokenizer counters, for tests and metrics. */
@@ -62,6 +70,12 @@ export interface TokenCounterStats {
   textsTokenized: number;
   /** Calls into the tiktoken WASM encoder (only for text pieces never seen before). */
   encoderCalls: number;
+  /** Chat requests whose shared prefix was served from the prefix cache. */
+  prefixHits: number;
+  /** Chat requests whose prefix had to be counted (then cached). */
+  prefixMisses: number;
+  /** Prefixes currently cached. */
+  prefixEntries: number;
 }
 
 /** Counts the input tokens of one batch request body for an endpoint ('/v1/chat/completions' | '/v1/embeddings' | '/v1/responses' | '/v1/completions'). */
@@ -82,6 +96,7 @@ export interface TokenCounter {
 const DEFAULT_CACHE_SIZE = 10_000;
 const DEFAULT_MIN_CACHED_LENGTH = 64;
 const DEFAULT_CACHE_MAX_CHARS = 16_000_000;
+const DEFAULT_PREFIX_CACHE_SIZE = 1_000;
 /** Per-model contexts are memoised; past this many distinct model names the memo is reset. */
 const MAX_MODEL_CONTEXTS = 1_000;
 
@@ -100,6 +115,9 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
   checkOption('cacheSize', cacheSize);
   checkOption('minCachedLength', minCachedLength);
   checkOption('cacheMaxChars', cacheMaxChars);
+  const prefixCacheSize = options.prefixCacheSize ?? DEFAULT_PREFIX_CACHE_SIZE;
+  checkOption('prefixCacheSize', prefixCacheSize);
+  const prefixes = prefixCacheSize > 0 ? new PrefixCache(prefixCacheSize) : undefined;
 
   // Key: encoding tag + text (or block tag + kind + serialization); value: token count.
   const cache = new LruCache<string, number>(cacheSize, { maxWeight: cacheMaxChars, weigh: (k) => k.length });
@@ -127,6 +145,7 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
     const blockTag = BLOCK_TAG[profile.encoding];
     ctx = {
       profile,
+      unshared: undefined as CountContext | undefined,
       text(text: string): number {
         if (text.length < minCachedLength || cacheSize === 0) {
           textsTokenized++;
@@ -158,6 +177,15 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
         return n;
       },
     };
+    const shared = ctx;
+    ctx.unshared = {
+      profile,
+      text(text: string): number {
+        textsTokenized++;
+        return tok.count(text);
+      },
+      block: (kind: string, key: string, compute: () => number) => shared.block(kind, key, compute),
+    };
     if (contexts.size >= MAX_MODEL_CONTEXTS) contexts.clear();
     contexts.set(model, ctx);
     return ctx;
@@ -180,8 +208,10 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
         throw new TokenEstimationError(`body must be a JSON object, got ${describe(body)}`, { code: 'MALFORMED_BODY', path: 'body' });
       }
       switch (endpoint) {
-        case '/v1/chat/completions':
-          return countChatCompletionsBody(contextFor(modelOf(body)), body);
+        case '/v1/chat/completions': {
+          const model = modelOf(body);
+          return prefixes ? prefixes.countChat(contextFor(model), model, body) : countChatCompletionsBody(contextFor(model), body);
+        }
         case '/v1/embeddings':
           return countEmbeddingsBody(contextFor(modelOf(body)), body);
         case '/v1/responses':
@@ -216,6 +246,9 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
         cacheCapacity: cacheSize,
         textsTokenized,
         encoderCalls,
+        prefixHits: prefixes?.hits ?? 0,
+        prefixMisses: prefixes?.misses ?? 0,
+        prefixEntries: prefixes?.size ?? 0,
       };
     },
   };

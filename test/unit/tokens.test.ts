@@ -534,7 +534,7 @@ describe('cache', () => {
   });
 
   it('counts the shared system prompt and tool list of 50 requests once', () => {
-    const counter = createTokenCounter();
+    const counter = createTokenCounter({ prefixCacheSize: 0 }); // the string LRU alone (the prefix cache has its own tests)
     const reference = createTokenCounter({ cacheSize: 0 });
     const body = (i: number) => ({
       model: 'gpt-4o-mini',
