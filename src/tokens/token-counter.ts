@@ -8,7 +8,7 @@ import { TokenEstimationError } from './errors.ts';
 import { LruCache } from './lru-cache.ts';
 import { modelProfile } from './model-profile.ts';
 import { countResponsesBody } from './responses.ts';
-import { TextTokenizer } from './text-tokenizer.ts';
+import { DEFAULT_MAX_TEXT_LENGTH, TextTokenizer } from './text-tokenizer.ts';
 
 /** Batch endpoints whose request bodies {@link TokenCounter.countRequest} understands. */
 export const SUPPORTED_ENDPOINTS = [
@@ -46,6 +46,12 @@ export interface TokenCounterOptions {
    * @defaultValue true
    */
   fastSplit?: boolean;
+  /**
+   * Longest text (UTF-16 code units) one string may have; longer ones throw a {@link TokenEstimationError}
+   * with code `INPUT_TOO_LARGE`. Bounds the time and memory of one count.
+   * @defaultValue 4_000_000
+   */
+  maxTextLength?: number;
 }
 
 /** Cache and tokenizer counters, for tests and metrics. */
@@ -100,6 +106,7 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
   checkOption('cacheSize', cacheSize);
   checkOption('minCachedLength', minCachedLength);
   checkOption('cacheMaxChars', cacheMaxChars);
+  if (options.maxTextLength !== undefined) checkOption('maxTextLength', options.maxTextLength);
 
   // Key: encoding tag + text (or block tag + kind + serialization); value: token count.
   const cache = new LruCache<string, number>(cacheSize, { maxWeight: cacheMaxChars, weigh: (k) => k.length });
@@ -112,7 +119,7 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
   function tokenizer(encoding: EncodingName): TextTokenizer {
     let t = tokenizers.get(encoding);
     if (t === undefined) {
-      t = new TextTokenizer(encoding, options.fastSplit ?? true);
+      t = new TextTokenizer(encoding, options.fastSplit ?? true, options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH);
       tokenizers.set(encoding, t);
     }
     return t;
