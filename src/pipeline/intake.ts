@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { query, execute, rowsParam } from '../db/sql.ts';
 import { IntakeRejectedError } from '../errors.ts';
-import { intakePayloadSchema, type IntakeOutcome } from '../queues/payloads.ts';
+import { checkIntakePayload } from '../intake/payload-check.ts';
+import { safeText } from '../intake/sanitize.ts';
+import { estimatedTokens } from '../monitoring/process-metrics.ts';
+import type { IntakeOutcome } from '../queues/payloads.ts';
 import { resolveLimits, type AnyTask } from '../tasks/contract.ts';
 import type { PipelineContext } from './context.ts';
 import { triggerBuild } from './triggers.ts';
@@ -20,7 +23,7 @@ interface NewItemRow {
 
 /** Records a rejected payload or item so it is counted and visible, never silently dropped. */
 export async function recordRejection(ctx: PipelineContext, reason: string, task: string | null, jobId: string | null): Promise<void> {
-  await execute(ctx.db, 'insert into rejections (reason, task, job_id) values ($1, $2, $3)', reason.slice(0, 2_000), task, jobId);
+  await execute(ctx.db, 'insert into rejections (reason, task, job_id) values ($1, $2, $3)', safeText(reason, 2_000), task === null ? null : safeText(task, 200), jobId === null ? null : safeText(jobId, 200));
 }
 
 function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
@@ -44,26 +47,24 @@ export function estimateItem(ctx: PipelineContext, task: AnyTask, input: unknown
  * never fit a batch is stored as failed at once, with its reason.
  */
 export async function intake(ctx: PipelineContext, payload: unknown, jobId: string | null = null): Promise<IntakeOutcome> {
-  const parsed = intakePayloadSchema.safeParse(payload);
-  if (!parsed.success) {
-    const task = typeof (payload as { task?: unknown })?.task === 'string' ? (payload as { task: string }).task : null;
-    const reason = `invalid payload: ${describeIssues(parsed.error.issues)}`;
-    await recordRejection(ctx, reason, task, jobId);
-    throw new IntakeRejectedError(reason, task ?? undefined);
+  const p = checkIntakePayload(payload);
+  if (!p.ok) {
+    const reason = `invalid payload: ${p.reason}`;
+    await recordRejection(ctx, reason, p.task, jobId);
+    throw new IntakeRejectedError(reason, p.task ?? undefined);
   }
-  const p = parsed.data;
   if (!ctx.registry.has(p.task)) {
-    const reason = `unknown task "${p.task}" (known: ${ctx.registry.names().join(', ')})`;
+    const reason = `unknown task "${safeText(p.task, 100)}" (known: ${ctx.registry.names().join(', ')})`;
     await recordRejection(ctx, reason, p.task, jobId);
     throw new IntakeRejectedError(reason, p.task);
   }
   const task = ctx.registry.get(p.task);
   const limits = resolveLimits(task);
   const tokenCap = Math.min(limits.maxTokensPerBatch ?? Infinity, await ctx.limits.effective(task.model));
-  const items = 'items' in p ? p.items : [{ externalId: p.externalId, input: p.input }];
+  const items = p.items;
 
   const rows: NewItemRow[] = [];
-  const rejected: IntakeOutcome['rejected'] = [];
+  const rejected: IntakeOutcome['rejected'] = [...p.rejected];
   const seen = new Set<string>();
   for (const item of items) {
     if (seen.has(item.externalId)) continue;
@@ -115,5 +116,7 @@ export async function intake(ctx: PipelineContext, payload: unknown, jobId: stri
       )
     : [];
   if (inserted.length > 0) await triggerBuild(ctx.queues, task.name);
+  const stored = new Set(inserted.map((r) => r.id));
+  estimatedTokens.inc({ task: task.name, model: task.model }, rows.reduce((n, r) => n + (stored.has(r.id) ? r.estimated_tokens : 0), 0));
   return { accepted: inserted.length, duplicates: rows.length - inserted.length, rejected };
 }
