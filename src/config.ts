@@ -87,6 +87,14 @@ const envSchema = z.object({
   OPENAI_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** Admin server (Bull Board, /metrics, health). Credentials are required for the board. */
   ADMIN_PORT: int(3000),
+  /** Address the admin server binds. Loopback by default; containers (compose, Kubernetes) set 0.0.0.0. */
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  /** When set, `/metrics` (admin and worker processes) requires `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Port of each worker process's own `/metrics` and `/healthz` server; 0 turns it off. */
+  METRICS_PORT: int(9464),
+  /** Address the worker metrics server binds. Loopback by default; containers set 0.0.0.0. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   ADMIN_USER: z.string().min(1).default('admin'),
   ADMIN_PASSWORD: z.string().min(1).optional(),
   ADMIN_READ_ONLY: bool.default(false),
@@ -125,7 +133,9 @@ export interface Config {
   providerFileRetention: 'delete' | 'keep';
   priceOverrides: unknown;
   webhookSecret: string | undefined;
-  admin: { port: number; user: string; password: string | undefined; readOnly: boolean };
+  admin: { port: number; host: string; user: string; password: string | undefined; readOnly: boolean; metricsToken: string | undefined };
+  /** Each worker process's own metrics and health server. */
+  metrics: { port: number; host: string; token: string | undefined };
   alerts: { failureRate: number; spendUsd: number | undefined; webhookUrl: string | undefined };
   log: { level: Env['LOG_LEVEL']; bodies: boolean; pretty: boolean | 'auto' };
 }
@@ -171,7 +181,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerFileRetention: e.PROVIDER_FILE_RETENTION,
     priceOverrides: e.PRICE_OVERRIDES,
     webhookSecret: e.OPENAI_WEBHOOK_SECRET,
-    admin: { port: e.ADMIN_PORT, user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY },
+    admin: { port: e.ADMIN_PORT, host: e.ADMIN_HOST, user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY, metricsToken: e.METRICS_TOKEN },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     alerts: { failureRate: e.ALERT_FAILURE_RATE, spendUsd: e.ALERT_SPEND_USD, webhookUrl: e.ALERT_WEBHOOK_URL },
     log: { level: e.LOG_LEVEL, bodies: e.LOG_BODIES, pretty: e.LOG_PRETTY === 'auto' ? 'auto' : e.LOG_PRETTY === 'true' },
   };

@@ -169,6 +169,10 @@ export async function runHostileIntake(h: TestHarness, count: number, runId: str
   );
 
   const violations: string[] = [];
+  const rowsByJob = new Map<string, number>();
+  for (const r of await query<{ job_id: string; n: number }>(h.ctx.db, 'select job_id, count(*)::int as n from rejections where job_id like $1 group by job_id', `${runId}-%`)) {
+    rowsByJob.set(r.job_id, r.n);
+  }
   let rejectedJobs = 0;
   let mixedJobs = 0;
   let goodExpected = 0;
@@ -183,25 +187,31 @@ export async function runHostileIntake(h: TestHarness, count: number, runId: str
       if (state !== 'failed' || Number(attempts) !== 1 || !reason?.includes(c.rejects!)) violations.push(`${name} ${jobId}: ${state} after ${attempts} attempts: ${reason}`);
       continue;
     }
-    const job = await Job.fromId(queue, jobId);
-    if (!job) {
-      violations.push(`${name} ${jobId}: job vanished`);
-      continue;
-    }
-    const state = await job.getState();
+    const rowCount = rowsByJob.get(jobId) ?? 0;
     if (c.rejects !== undefined) {
       rejectedJobs++;
-      if (state !== 'failed') violations.push(`${name} ${jobId}: expected failed, got ${state}`);
+      const job = await Job.fromId(queue, jobId);
+      const state = job ? await job.getState() : 'missing';
+      if (!job || state !== 'failed') violations.push(`${name} ${jobId}: expected failed, got ${state}`);
       else if (job.attemptsMade !== 1) violations.push(`${name} ${jobId}: failed after ${job.attemptsMade} attempts, not on the first`);
       else if (!job.failedReason.includes(c.rejects)) violations.push(`${name} ${jobId}: reason "${job.failedReason.slice(0, 200)}" lacks "${c.rejects}"`);
-    } else {
-      mixedJobs++;
-      goodExpected += c.good!.length;
-      badExpected += c.bad!;
-      goodIds.push(...c.good!);
+      if (rowCount !== 1) violations.push(`${name} ${jobId}: ${rowCount} rejection rows, expected 1`);
+      continue;
+    }
+    mixedJobs++;
+    goodExpected += c.good!.length;
+    badExpected += c.bad!;
+    goodIds.push(...c.good!);
+    if (rowCount !== c.bad) violations.push(`${name} ${jobId}: ${rowCount} rejection rows, expected ${c.bad}`);
+    // Completed jobs beyond the queue's last 1,000 are trimmed by removeOnComplete; those still there are checked too.
+    const job = await Job.fromId(queue, jobId);
+    if (job) {
+      const state = await job.getState();
       const rv = job.returnvalue as { rejected?: unknown[] } | null;
       if (state !== 'completed') violations.push(`${name} ${jobId}: expected completed, got ${state} (${job.failedReason?.slice(0, 200)})`);
       else if (rv?.rejected?.length !== c.bad) violations.push(`${name} ${jobId}: ${rv?.rejected?.length} entries rejected, expected ${c.bad}`);
+    } else if ((await queue.getJobState(jobId)) !== 'unknown') {
+      violations.push(`${name} ${jobId}: job unreadable`);
     }
   }
 
@@ -211,6 +221,7 @@ export async function runHostileIntake(h: TestHarness, count: number, runId: str
     for (const r of rows) stored.add(r.external_id);
   }
   for (const id of goodIds) if (!stored.has(id)) violations.push(`good item ${id} not stored`);
+  if (goodExpected !== goodIds.length) violations.push('internal: good item count mismatch');
 
   // One rejection row per rejected payload (non-JSON data fails before intake and is counted by a metric instead).
   const nonJson = cases.filter((x) => x.c.raw !== undefined).length;
