@@ -110,6 +110,32 @@ const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+/**
+ * Settings that are each valid alone but contradict one another. Each message names the variables, their
+ * values and what to change.
+ */
+export function crossFieldProblems(e: Env): string[] {
+  const problems: string[] = [];
+  if (e.POLL_MIN_MS === 0) problems.push('POLL_MIN_MS: must be at least 1 (ms)');
+  if (e.POLL_MIN_MS > e.POLL_MAX_MS) problems.push(`POLL_MIN_MS (${e.POLL_MIN_MS}) must not exceed POLL_MAX_MS (${e.POLL_MAX_MS})`);
+  if (e.STUCK_AFTER_MS > 0 && e.STUCK_AFTER_MS <= e.POLL_MAX_MS) {
+    problems.push(`STUCK_AFTER_MS (${e.STUCK_AFTER_MS}) must exceed POLL_MAX_MS (${e.POLL_MAX_MS}): a batch would be reported stuck between two polls`);
+  }
+  if (e.POLL_RATE_PER_SECOND === 0) problems.push('POLL_RATE_PER_SECOND: must be at least 1');
+  if (e.BUILD_MIN_ITEMS === 0) problems.push('BUILD_MIN_ITEMS: must be at least 1');
+  if (e.SHUTDOWN_TIMEOUT_MS === 0) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least 1 (ms)');
+  for (const role of ['INTAKE', 'BUILD', 'SUBMIT', 'POLL', 'PROCESS'] as const) {
+    if (e[`CONCURRENCY_${role}`] === 0) problems.push(`CONCURRENCY_${role}: must be at least 1 (a worker with concurrency 0 takes no jobs)`);
+  }
+  if (e.MAX_IN_FLIGHT_PER_TASK === 0 || e.MAX_IN_FLIGHT_PER_MODEL === 0) problems.push('MAX_IN_FLIGHT_PER_TASK and MAX_IN_FLIGHT_PER_MODEL: must be at least 1, or nothing is ever submitted');
+  if (e.ALERT_SPEND_USD !== undefined && e.DAILY_SPEND_CAP_USD !== undefined && e.ALERT_SPEND_USD > e.DAILY_SPEND_CAP_USD) {
+    problems.push(`ALERT_SPEND_USD (${e.ALERT_SPEND_USD}) must not exceed DAILY_SPEND_CAP_USD (${e.DAILY_SPEND_CAP_USD}): the alert could never fire before the cap holds submissions`);
+  }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.ADMIN_PORT) problems.push(`METRICS_PORT and ADMIN_PORT must differ (both ${e.ADMIN_PORT})`);
+  if (e.ADMIN_READ_ONLY && !e.ADMIN_PASSWORD) problems.push('ADMIN_READ_ONLY is set but ADMIN_PASSWORD is not: the board is disabled without a password');
+  return problems;
+}
+
 /** The validated configuration every part of batchfleet receives by injection. */
 export interface Config {
   databaseUrl: string;
@@ -149,6 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const contradictions = crossFieldProblems(e);
+  if (contradictions.length > 0) throw new ConfigError(`invalid configuration:\n  ${contradictions.join('\n  ')}`);
   const simulated = !e.OPENAI_API_KEY;
   return {
     databaseUrl: e.DATABASE_URL,
