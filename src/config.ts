@@ -102,6 +102,14 @@ const envSchema = z.object({
   OPENAI_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** Admin server (Bull Board, /metrics, health). Credentials are required for the board. */
   ADMIN_PORT: int(3000),
+  /** Address the admin server binds. Loopback by default; containers (compose, Kubernetes) set 0.0.0.0. */
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  /** When set, `/metrics` (admin and worker processes) requires `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Port of each worker process's own `/metrics` and `/healthz` server; 0 turns it off. */
+  METRICS_PORT: int(9464),
+  /** Address the worker metrics server binds. Loopback by default; containers set 0.0.0.0. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   ADMIN_USER: z.string().min(1).default('admin'),
   ADMIN_PASSWORD: z.string().min(1).optional(),
   ADMIN_READ_ONLY: bool.default(false),
@@ -116,6 +124,32 @@ const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/**
+ * Settings that are each valid alone but contradict one another. Each message names the variables, their
+ * values and what to change.
+ */
+export function crossFieldProblems(e: Env): string[] {
+  const problems: string[] = [];
+  if (e.POLL_MIN_MS === 0) problems.push('POLL_MIN_MS: must be at least 1 (ms)');
+  if (e.POLL_MIN_MS > e.POLL_MAX_MS) problems.push(`POLL_MIN_MS (${e.POLL_MIN_MS}) must not exceed POLL_MAX_MS (${e.POLL_MAX_MS})`);
+  if (e.STUCK_AFTER_MS > 0 && e.STUCK_AFTER_MS <= e.POLL_MAX_MS) {
+    problems.push(`STUCK_AFTER_MS (${e.STUCK_AFTER_MS}) must exceed POLL_MAX_MS (${e.POLL_MAX_MS}): a batch would be reported stuck between two polls`);
+  }
+  if (e.POLL_RATE_PER_SECOND === 0) problems.push('POLL_RATE_PER_SECOND: must be at least 1');
+  if (e.BUILD_MIN_ITEMS === 0) problems.push('BUILD_MIN_ITEMS: must be at least 1');
+  if (e.SHUTDOWN_TIMEOUT_MS === 0) problems.push('SHUTDOWN_TIMEOUT_MS: must be at least 1 (ms)');
+  for (const role of ['INTAKE', 'BUILD', 'SUBMIT', 'POLL', 'PROCESS'] as const) {
+    if (e[`CONCURRENCY_${role}`] === 0) problems.push(`CONCURRENCY_${role}: must be at least 1 (a worker with concurrency 0 takes no jobs)`);
+  }
+  if (e.MAX_IN_FLIGHT_PER_TASK === 0 || e.MAX_IN_FLIGHT_PER_MODEL === 0) problems.push('MAX_IN_FLIGHT_PER_TASK and MAX_IN_FLIGHT_PER_MODEL: must be at least 1, or nothing is ever submitted');
+  if (e.ALERT_SPEND_USD !== undefined && e.DAILY_SPEND_CAP_USD !== undefined && e.ALERT_SPEND_USD > e.DAILY_SPEND_CAP_USD) {
+    problems.push(`ALERT_SPEND_USD (${e.ALERT_SPEND_USD}) must not exceed DAILY_SPEND_CAP_USD (${e.DAILY_SPEND_CAP_USD}): the alert could never fire before the cap holds submissions`);
+  }
+  if (e.METRICS_PORT !== 0 && e.METRICS_PORT === e.ADMIN_PORT) problems.push(`METRICS_PORT and ADMIN_PORT must differ (both ${e.ADMIN_PORT})`);
+  if (e.ADMIN_READ_ONLY && !e.ADMIN_PASSWORD) problems.push('ADMIN_READ_ONLY is set but ADMIN_PASSWORD is not: the board is disabled without a password');
+  return problems;
+}
 
 /** The validated configuration every part of batchfleet receives by injection. */
 export interface Config {
@@ -142,7 +176,9 @@ export interface Config {
   providerFileRetention: 'delete' | 'keep';
   priceOverrides: unknown;
   webhookSecret: string | undefined;
-  admin: { port: number; user: string; password: string | undefined; readOnly: boolean };
+  admin: { port: number; host: string; user: string; password: string | undefined; readOnly: boolean; metricsToken: string | undefined };
+  /** Each worker process's own metrics and health server. */
+  metrics: { port: number; host: string; token: string | undefined };
   alerts: { failureRate: number; spendUsd: number | undefined; webhookUrl: string | undefined };
   log: { level: Env['LOG_LEVEL']; bodies: boolean; pretty: boolean | 'auto' };
 }
@@ -156,6 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const contradictions = crossFieldProblems(e);
+  if (contradictions.length > 0) throw new ConfigError(`invalid configuration:\n  ${contradictions.join('\n  ')}`);
   const simulated = !e.OPENAI_API_KEY;
   return {
     databaseUrl: e.DATABASE_URL,
@@ -190,7 +228,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     providerFileRetention: e.PROVIDER_FILE_RETENTION,
     priceOverrides: e.PRICE_OVERRIDES,
     webhookSecret: e.OPENAI_WEBHOOK_SECRET,
-    admin: { port: e.ADMIN_PORT, user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY },
+    admin: { port: e.ADMIN_PORT, host: e.ADMIN_HOST, user: e.ADMIN_USER, password: e.ADMIN_PASSWORD, readOnly: e.ADMIN_READ_ONLY, metricsToken: e.METRICS_TOKEN },
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST, token: e.METRICS_TOKEN },
     alerts: { failureRate: e.ALERT_FAILURE_RATE, spendUsd: e.ALERT_SPEND_USD, webhookUrl: e.ALERT_WEBHOOK_URL },
     log: { level: e.LOG_LEVEL, bodies: e.LOG_BODIES, pretty: e.LOG_PRETTY === 'auto' ? 'auto' : e.LOG_PRETTY === 'true' },
   };

@@ -3,6 +3,7 @@
  * its own and "dashboard access is Redis access", so it is only mounted behind HTTP basic auth:
  * without ADMIN_PASSWORD the path answers 503 and says why, it is never served open. With
  * ADMIN_READ_ONLY every queue adapter is read-only (write endpoints answer 405, buttons hidden).
+ * More than 10 failed logins from one address within a minute get 429 until the minute is over.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -11,6 +12,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
 import type { PipelineContext } from '../pipeline/context.ts';
+import { authThrottle } from './auth-throttle.ts';
 
 export const BOARD_PATH = '/admin/queues';
 
@@ -48,6 +50,8 @@ export function mountBoard(app: Hono, ctx: PipelineContext, options: BoardOption
     },
   });
   const auth = basicAuth({ username: options.user, password: options.password, realm: 'batchfleet admin' });
+  const throttle = authThrottle();
+  app.use(`${BOARD_PATH}/*`, throttle); // hono's `/x/*` also matches `/x`: once is enough, or each failure counts twice
   app.use(BOARD_PATH, auth);
   app.use(`${BOARD_PATH}/*`, auth);
   app.route(BOARD_PATH, adapter.registerPlugin());

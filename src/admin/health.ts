@@ -23,7 +23,7 @@ async function check(what: string, ms: number, fn: () => Promise<unknown>): Prom
 /**
  * `/healthz`: the process is up (liveness; never touches a dependency, so a Redis outage does not
  * get every pod restarted). `/readyz`: Redis answers PING and PostgreSQL answers a trivial query (readiness);
- * 503 naming what failed.
+ * 503 naming which dependency failed (the error itself is only logged).
  */
 export function mountHealth(app: Hono, ctx: PipelineContext, timeoutMs = 2_000): void {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -35,8 +35,9 @@ export function mountHealth(app: Hono, ctx: PipelineContext, timeoutMs = 2_000):
       ])
     ).filter((f): f is string => f !== null);
     if (failures.length > 0) {
-      ctx.log.warn({ failures }, 'not ready');
-      return c.json({ status: 'unavailable', failed: failures.map((f) => f.split(':')[0]), errors: failures }, 503);
+      ctx.log.warn({ failures: failures.map((f) => f.slice(0, 300)) }, 'not ready');
+      // Names only: driver error text (hosts, users, versions) stays in the log, never in a public body.
+      return c.json({ status: 'unavailable', failed: failures.map((f) => f.split(':')[0]) }, 503);
     }
     return c.json({ status: 'ready', checks: { redis: 'ok', postgres: 'ok' } });
   });

@@ -5,6 +5,7 @@
  */
 import { loadConfig } from '../config.ts';
 import { startAlertMonitor } from '../monitoring/alerts.ts';
+import { collectProcessDefaults } from '../monitoring/process-server.ts';
 import { createContext } from '../runtime/context.ts';
 import { exampleRegistry } from '../tasks/index.ts';
 import type { TaskRegistry } from '../tasks/registry.ts';
@@ -22,6 +23,7 @@ export { wakePoll, type WebhookOutcome } from './webhooks.ts';
 export async function runAdmin(registry: TaskRegistry = exampleRegistry(), options: { alertEveryMs?: number } = {}): Promise<void> {
   const config = loadConfig();
   const ctx = createContext(config, registry);
+  collectProcessDefaults(); // process_* and nodejs_* series of the admin process too
   const server = await startAdminServer(ctx);
   const alerts = startAlertMonitor(ctx, { everyMs: options.alertEveryMs ?? 60_000, notifier: { dedupRedis: { redis: ctx.redis, prefix: config.prefix } } });
   void alerts.runOnce();

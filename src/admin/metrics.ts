@@ -56,11 +56,15 @@ export function createMetricsCollector(ctx: PipelineContext, options: { timeoutM
     recentAttempts: gauge('batchfleet_recent_attempts', 'Attempts that ran at the provider in the last hour, by task (failure-rate denominator).', ['task']),
     stuck: gauge('batchfleet_stuck_batches', 'Unprocessed batches whose status has not changed for longer than STUCK_AFTER_MS.', []),
     stuckByStatus: gauge('batchfleet_stuck_batches_by_status', 'Stuck batches by status.', ['status']),
-    rejections: counter('batchfleet_intake_rejections_total', 'Rejected intake payloads and items, by task ("" if the payload named none).', ['task']),
+    rejections: counter('batchfleet_intake_rejections_total', 'Rejected intake payloads and items, by task ("unknown" for a task not in the registry, or none).', ['task']),
     collectErrors: counter('batchfleet_metrics_collect_errors_total', 'Scrape sections that failed (store unreachable or slow).', ['section']),
     webhookEvents: counter('batchfleet_webhook_events_total', 'OpenAI webhook deliveries received by this server, by outcome.', ['outcome']),
   };
   m.stuck.set(0);
+
+  // Label values come only from the task registry: a producer-supplied task name (1 MB long, or one per
+  // payload) would otherwise become a series of its own. Everything else is counted as `unknown`.
+  const taskLabel = (task: string | null | undefined): string => (task && ctx.registry.has(task) ? task : 'unknown');
 
   const setCounter = <L extends string>(c: Counter<L>, rows: Array<{ labels: Partial<Record<L, string>>; value: number }>) => {
     c.reset();
@@ -71,12 +75,12 @@ export function createMetricsCollector(ctx: PipelineContext, options: { timeoutM
     items: async () => {
       const rows = await itemCounts(ctx.db);
       m.items.reset();
-      for (const r of rows) m.items.set({ task: r.task, status: r.status }, r.count);
+      for (const r of rows) m.items.inc({ task: taskLabel(r.task), status: r.status }, r.count);
     },
     batches: async () => {
       const rows = await batchCounts(ctx.db);
       m.batches.reset();
-      for (const r of rows) m.batches.set({ task: r.task, model: r.model, status: r.status }, r.count);
+      for (const r of rows) m.batches.inc({ task: taskLabel(r.task), model: r.model, status: r.status }, r.count);
     },
     queues: async () => {
       for (const task of ctx.registry.names()) ctx.queues.resultsFor(task);
@@ -100,18 +104,18 @@ export function createMetricsCollector(ctx: PipelineContext, options: { timeoutM
     },
     cost: async () => {
       const rows = await costByTask(ctx.db);
-      setCounter(m.cost, rows.map((r) => ({ labels: { task: r.task }, value: r.costUsd })));
-      setCounter(m.syncCost, rows.map((r) => ({ labels: { task: r.task }, value: r.syncCostUsd })));
-      setCounter(m.savings, rows.map((r) => ({ labels: { task: r.task }, value: r.syncCostUsd - r.costUsd })));
+      setCounter(m.cost, rows.map((r) => ({ labels: { task: taskLabel(r.task) }, value: r.costUsd })));
+      setCounter(m.syncCost, rows.map((r) => ({ labels: { task: taskLabel(r.task) }, value: r.syncCostUsd })));
+      setCounter(m.savings, rows.map((r) => ({ labels: { task: taskLabel(r.task) }, value: r.syncCostUsd - r.costUsd })));
     },
     failures: async () => {
       const [dead, recent] = await Promise.all([failedItemCounts(ctx.db), failuresSince(ctx.db, new Date(ctx.now().getTime() - RECENT_WINDOW_MS))]);
       m.failedItems.reset();
-      for (const r of dead) m.failedItems.set({ task: r.task, cause: r.cause }, r.count);
+      for (const r of dead) m.failedItems.inc({ task: taskLabel(r.task), cause: r.cause }, r.count);
       m.recentFailures.reset();
-      for (const r of recent.rows) m.recentFailures.set({ task: r.task, model: r.model, cause: r.cause }, r.failures);
+      for (const r of recent.rows) m.recentFailures.inc({ task: taskLabel(r.task), model: r.model, cause: r.cause }, r.failures);
       m.recentAttempts.reset();
-      for (const [task, t] of recent.attemptsByTask) m.recentAttempts.set({ task }, t.attempts);
+      for (const [task, t] of recent.attemptsByTask) m.recentAttempts.inc({ task: taskLabel(task) }, t.attempts);
     },
     stuck: async () => {
       const rows = await stuckCounts(ctx.db, ctx.config.stuckAfterMs, ctx.now());
@@ -121,7 +125,7 @@ export function createMetricsCollector(ctx: PipelineContext, options: { timeoutM
     },
     rejections: async () => {
       const rows = await rejectionCounts(ctx.db);
-      setCounter(m.rejections, rows.map((r) => ({ labels: { task: r.task }, value: r.count })));
+      setCounter(m.rejections, rows.map((r) => ({ labels: { task: taskLabel(r.task) }, value: r.count })));
     },
   };
 

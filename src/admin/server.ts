@@ -1,12 +1,15 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { bodyLimit } from 'hono/body-limit';
+import { authThrottle } from './auth-throttle.ts';
 import { HTTPException } from 'hono/http-exception';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { mountBoard, BOARD_PATH } from './board.ts';
 import { mountHealth } from './health.ts';
 import { createMetricsCollector, type MetricsCollector } from './metrics.ts';
-import { openAIWebhookHandler } from './webhooks.ts';
+import { openAIWebhookHandler, WEBHOOK_MAX_BYTES } from './webhooks.ts';
 
 export const WEBHOOK_PATH = '/webhooks/openai';
 
@@ -14,8 +17,10 @@ export const WEBHOOK_PATH = '/webhooks/openai';
 export interface AdminServerOptions {
   /** 0 = a free port. @defaultValue ADMIN_PORT (3000) */
   port?: number;
-  /** @defaultValue "0.0.0.0" */
+  /** @defaultValue ADMIN_HOST (127.0.0.1) */
   host?: string;
+  /** Bearer token `/metrics` requires; null for none. @defaultValue METRICS_TOKEN */
+  metricsToken?: string | null;
   /** Bull Board basic-auth user. @defaultValue ADMIN_USER */
   user?: string;
   /** Bull Board basic-auth password; without one (or with null) the board is disabled. @defaultValue ADMIN_PASSWORD */
@@ -44,6 +49,8 @@ export function createAdminApp(ctx: PipelineContext, options: AdminServerOptions
   const metrics = createMetricsCollector(ctx);
 
   mountHealth(app, ctx);
+  const metricsToken = options.metricsToken === null ? undefined : (options.metricsToken ?? admin.metricsToken);
+  if (metricsToken) app.use('/metrics', authThrottle(), bearerAuth({ token: metricsToken }));
   app.get('/metrics', async (c) => c.body(await metrics.render(), 200, { 'content-type': metrics.contentType }));
   mountBoard(app, ctx, {
     user: options.user ?? admin.user,
@@ -54,7 +61,14 @@ export function createAdminApp(ctx: PipelineContext, options: AdminServerOptions
 
   const secret = options.webhookSecret ?? ctx.config.webhookSecret;
   if (secret) {
-    app.post(WEBHOOK_PATH, openAIWebhookHandler(ctx, secret, metrics.webhookEvents));
+    const limit = bodyLimit({
+      maxSize: WEBHOOK_MAX_BYTES,
+      onError: (c) => {
+        metrics.webhookEvents.inc({ outcome: 'too_large' });
+        return c.json({ error: `webhook body larger than ${WEBHOOK_MAX_BYTES} bytes` }, 413);
+      },
+    });
+    app.post(WEBHOOK_PATH, limit, openAIWebhookHandler(ctx, secret, metrics.webhookEvents));
   } else {
     ctx.log.info({ path: WEBHOOK_PATH }, 'webhook receiver disabled: OPENAI_WEBHOOK_SECRET is not set (polling alone drives batches)');
     app.post(WEBHOOK_PATH, (c) => c.json({ error: 'webhook receiver disabled: OPENAI_WEBHOOK_SECRET is not set' }, 404));
@@ -71,7 +85,7 @@ export function createAdminApp(ctx: PipelineContext, options: AdminServerOptions
 /** Starts the admin server; resolves once it listens. */
 export async function startAdminServer(ctx: PipelineContext, options: AdminServerOptions = {}): Promise<AdminServer> {
   const { app, metrics } = createAdminApp(ctx, options);
-  const host = options.host ?? '0.0.0.0';
+  const host = options.host ?? ctx.config.admin.host;
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? ctx.config.admin.port, hostname: host }, () => {
       s.off('error', reject);

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { IntakeRejectedError } from '../errors.ts';
-import { intakePayloadSchema, type IntakeOutcome } from '../queues/payloads.ts';
+import { checkIntakePayload } from '../intake/payload-check.ts';
+import { safeText } from '../intake/sanitize.ts';
+import { estimatedTokens } from '../monitoring/process-metrics.ts';
+import type { IntakeOutcome } from '../queues/payloads.ts';
 import { resolveLimits, type AnyTask } from '../tasks/contract.ts';
 import * as itemStore from '../store/items.ts';
 import type { NewItem } from '../store/items.ts';
@@ -10,7 +13,12 @@ import { triggerBuild } from './triggers.ts';
 
 /** Records a rejected payload or item so it is counted and visible, never silently dropped. */
 export async function recordRejection(ctx: PipelineContext, reason: string, task: string | null, jobId: string | null): Promise<void> {
-  await rejections.record(ctx.db, { reason, task, jobId, at: ctx.now() });
+  await rejections.record(ctx.db, {
+    reason: safeText(reason, 2_000),
+    task: task === null ? null : safeText(task, 200),
+    jobId: jobId === null ? null : safeText(jobId, 200),
+    at: ctx.now(),
+  });
 }
 
 function describeIssues(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
@@ -34,26 +42,24 @@ export function estimateItem(ctx: PipelineContext, task: AnyTask, input: unknown
  * never fit a batch is stored as failed at once, with its reason.
  */
 export async function intake(ctx: PipelineContext, payload: unknown, jobId: string | null = null): Promise<IntakeOutcome> {
-  const parsed = intakePayloadSchema.safeParse(payload);
-  if (!parsed.success) {
-    const task = typeof (payload as { task?: unknown })?.task === 'string' ? (payload as { task: string }).task : null;
-    const reason = `invalid payload: ${describeIssues(parsed.error.issues)}`;
-    await recordRejection(ctx, reason, task, jobId);
-    throw new IntakeRejectedError(reason, task ?? undefined);
+  const p = checkIntakePayload(payload);
+  if (!p.ok) {
+    const reason = `invalid payload: ${p.reason}`;
+    await recordRejection(ctx, reason, p.task, jobId);
+    throw new IntakeRejectedError(reason, p.task ?? undefined);
   }
-  const p = parsed.data;
   if (!ctx.registry.has(p.task)) {
-    const reason = `unknown task "${p.task}" (known: ${ctx.registry.names().join(', ')})`;
+    const reason = `unknown task "${safeText(p.task, 100)}" (known: ${ctx.registry.names().join(', ')})`;
     await recordRejection(ctx, reason, p.task, jobId);
     throw new IntakeRejectedError(reason, p.task);
   }
   const task = ctx.registry.get(p.task);
   const limits = resolveLimits(task);
   const tokenCap = Math.min(limits.maxTokensPerBatch ?? Infinity, await ctx.limits.effective(task.model));
-  const items = 'items' in p ? p.items : [{ externalId: p.externalId, input: p.input }];
+  const items = p.items;
 
   const rows: NewItem[] = [];
-  const rejected: IntakeOutcome['rejected'] = [];
+  const rejected: IntakeOutcome['rejected'] = [...p.rejected];
   const seen = new Set<string>();
   for (const item of items) {
     if (seen.has(item.externalId)) continue;
@@ -93,5 +99,7 @@ export async function intake(ctx: PipelineContext, payload: unknown, jobId: stri
 
   const inserted = await itemStore.insertMany(ctx.db, rows, ctx.now());
   if (inserted.length > 0) await triggerBuild(ctx, task.name);
+  const stored = new Set(inserted);
+  estimatedTokens.inc({ task: task.name, model: task.model }, rows.reduce((n, r) => n + (stored.has(r.id) ? r.estimated_tokens : 0), 0));
   return { accepted: inserted.length, duplicates: rows.length - inserted.length, rejected };
 }

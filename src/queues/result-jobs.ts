@@ -8,7 +8,7 @@ import type { JobsOptions } from 'bullmq';
 import { resolveDelivery, type AnyTask, type ResultDelivery } from '../tasks/contract.ts';
 import type { AttemptRecord, ResultMessage } from './payloads.ts';
 
-/** An item row as the result-committing UPDATE returns it (columns of `items`, plus the attempt history). */
+/** An item as result recording returns it (columns of `items`, plus the attempt history). */
 export interface CommittedResult {
   id: string;
   external_id: string;

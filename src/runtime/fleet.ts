@@ -1,4 +1,7 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import { safeText } from '../intake/sanitize.ts';
+import { rejectedJobs } from '../monitoring/process-metrics.ts';
+import { SafeWorker } from '../queues/safe-worker.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { reconcile } from '../pipeline/reconcile.ts';
 import { releaseAllLeases } from '../pipeline/lease.ts';
@@ -27,7 +30,7 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
         running.delete(job);
       }
     };
-    const worker = new Worker(QUEUES[role], tracked, {
+    const worker: Worker = new SafeWorker(QUEUES[role], tracked, {
       connection: ctx.redis,
       prefix: ctx.config.prefix,
       concurrency: ctx.config.concurrency[role],
@@ -38,8 +41,11 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
     });
     worker.on('error', (err) => ctx.log.warn({ role, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) ctx.log.error({ role, jobId: job.id, err: err.message }, 'job failed for good');
-      else ctx.log.warn({ role, jobId: job?.id, err: err.message }, 'job failed; it will be retried');
+      if (err instanceof UnrecoverableError || err.name === 'UnrecoverableError') {
+        rejectedJobs.inc({ queue: QUEUES[role] });
+        ctx.log.info({ role, jobId: job?.id, reason: safeText(err.message, 500) }, 'job rejected for good (not retried)');
+      } else if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) ctx.log.error({ role, jobId: job.id, err: safeText(err.message, 500) }, 'job failed for good');
+      else ctx.log.warn({ role, jobId: job?.id, err: safeText(err.message, 500) }, 'job failed; it will be retried');
     });
     return worker;
   });

@@ -8,6 +8,7 @@ import type { AnyTask } from '../tasks/contract.ts';
 import { ROLES, type Role } from '../queues/names.ts';
 import { createContext } from './context.ts';
 import { startFleet } from './fleet.ts';
+import { startProcessServer, type ProcessServer } from '../monitoring/process-server.ts';
 
 /**
  * Runs the given worker roles until SIGTERM/SIGINT, then shuts down within SHUTDOWN_TIMEOUT_MS:
@@ -20,6 +21,7 @@ export async function runWorkers(roles: readonly Role[] = ROLES, registry?: Task
   const ctx = createContext(config, registry);
   let fleetStarting: Promise<Awaited<ReturnType<typeof startFleet>>> | undefined;
   let stopping = false;
+  let metricsServer: ProcessServer | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -27,6 +29,7 @@ export async function runWorkers(roles: readonly Role[] = ROLES, registry?: Task
     const started = Date.now();
     const fleet = await fleetStarting;
     await fleet?.close();
+    await metricsServer?.close();
     await ctx.close();
     ctx.log.info({ ms: Date.now() - started }, 'stopped');
     ctx.log.flush?.();
@@ -35,6 +38,14 @@ export async function runWorkers(roles: readonly Role[] = ROLES, registry?: Task
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('unhandledRejection', (err) => ctx.log.error({ err }, 'unhandled rejection'));
+  if (config.metrics.port > 0) {
+    const { port, host, token } = config.metrics;
+    metricsServer = await startProcessServer({ port, host, token, roles, healthy: () => !stopping, log: ctx.log }).catch((err: Error) => {
+      // A taken port must not stop the work (several local processes share the default); probes will notice.
+      ctx.log.error({ err: err.message, port }, 'metrics server could not listen: set METRICS_PORT to a free port (0 turns it off)');
+      return undefined;
+    });
+  }
   fleetStarting = startFleet(ctx, roles);
   await fleetStarting;
   ctx.log.info({ roles, prefix: config.prefix, simulated: config.provider.simulated }, 'workers started');

@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { z } from 'zod';
 import { IntakeRejectedError, UnknownTaskError } from '../errors.ts';
+import { safeText } from '../intake/sanitize.ts';
 import { build } from '../pipeline/build.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { intake } from '../pipeline/intake.ts';
@@ -42,7 +43,7 @@ export function processors(ctx: PipelineContext): Record<Role, Processor> {
       try {
         return await intake(ctx, job.data, job.id ?? null);
       } catch (err) {
-        if (err instanceof IntakeRejectedError) throw new UnrecoverableError(err.reason);
+        if (err instanceof IntakeRejectedError) throw new UnrecoverableError(safeText(err.reason, 1_000));
         throw err;
       }
     },

@@ -7,7 +7,9 @@ export type TokenEstimationErrorCode =
   /** The body is well formed but contains input whose token cost cannot be estimated (audio, files). */
   | 'UNSUPPORTED_INPUT'
   /** A direct API argument (model, text, image size, option) is invalid. */
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  /** A text is longer than the counter accepts (its time and memory are bounded). */
+  | 'INPUT_TOO_LARGE';
 
 /** Options accepted by {@link TokenEstimationError}. */
 export interface TokenEstimationErrorOptions {

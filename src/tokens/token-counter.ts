@@ -9,7 +9,7 @@ import { LruCache } from './lru-cache.ts';
 import { modelProfile } from './model-profile.ts';
 import { PrefixCache } from './prefix-cache.ts';
 import { countResponsesBody } from './responses.ts';
-import { TextTokenizer } from './text-tokenizer.ts';
+import { DEFAULT_MAX_TEXT_LENGTH, TextTokenizer } from './text-tokenizer.ts';
 
 /** Batch endpoints whose request bodies {@link TokenCounter.countRequest} understands. */
 export const SUPPORTED_ENDPOINTS = [
@@ -54,6 +54,12 @@ export interface TokenCounterOptions {
    * @defaultValue 1_000
    */
   prefixCacheSize?: number;
+  /**
+   * Longest text (UTF-16 code units) one string may have; longer ones throw a {@link TokenEstimationError}
+   * with code `INPUT_TOO_LARGE`. Bounds the time and memory of one count.
+   * @defaultValue 4_000_000
+   */
+  maxTextLength?: number;
 }
 
 /** Cache and tokenizer counters, for tests and metrics. */
@@ -118,6 +124,7 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
   const prefixCacheSize = options.prefixCacheSize ?? DEFAULT_PREFIX_CACHE_SIZE;
   checkOption('prefixCacheSize', prefixCacheSize);
   const prefixes = prefixCacheSize > 0 ? new PrefixCache(prefixCacheSize) : undefined;
+  if (options.maxTextLength !== undefined) checkOption('maxTextLength', options.maxTextLength);
 
   // Key: encoding tag + text (or block tag + kind + serialization); value: token count.
   const cache = new LruCache<string, number>(cacheSize, { maxWeight: cacheMaxChars, weigh: (k) => k.length });
@@ -130,7 +137,7 @@ export function createTokenCounter(options: TokenCounterOptions = {}): TokenCoun
   function tokenizer(encoding: EncodingName): TextTokenizer {
     let t = tokenizers.get(encoding);
     if (t === undefined) {
-      t = new TextTokenizer(encoding, options.fastSplit ?? true);
+      t = new TextTokenizer(encoding, options.fastSplit ?? true, options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH);
       tokenizers.set(encoding, t);
     }
     return t;

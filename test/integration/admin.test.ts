@@ -358,10 +358,10 @@ describe('OpenAI webhook receiver', () => {
     const [items] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from items where external_id like 'wh-%' and status = 'succeeded'`);
     expect(items!.n).toBe(4);
 
-    // The same delivery again (OpenAI delivers at least once): acknowledged, nothing changes.
+    // The same delivery again (OpenAI delivers at least once): acknowledged as a duplicate, nothing changes.
     const again = await fetch(`${admin.url}/webhooks/openai`, { method: 'POST', headers, body });
     expect(again.status).toBe(200);
-    expect(await again.json()).toMatchObject({ received: true, outcome: 'ignored', batchId: batch.id });
+    expect(await again.json()).toMatchObject({ received: true, outcome: 'duplicate', type: 'batch.completed' });
     const [attempts] = await query<{ n: number }>(h.ctx.db, 'select count(*)::int as n from attempts where batch_id = $1::uuid', batch.id);
     expect(attempts!.n).toBe(4);
 

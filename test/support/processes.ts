@@ -58,6 +58,7 @@ export function workerEnv(world: WorkerWorld, extra: Record<string, string> = {}
     RECONCILE_EVERY_MS: '2000',
     LOG_LEVEL: 'warn',
     LOG_PRETTY: 'false',
+    METRICS_PORT: '0', // off unless a test asks: parallel worker processes would all want the default port
     ...extra,
   };
 }

@@ -1,0 +1,45 @@
+import { UnrecoverableError, Worker, type Job, type JobJson, type Processor, type WorkerOptions } from 'bullmq';
+import { unparseableJobs } from '../monitoring/process-metrics.ts';
+
+/** Key of the stand-in data given to a job whose data in Redis is not JSON. */
+export const UNPARSEABLE_KEY = '__batchfleetUnparseable';
+
+function parses(json: string | undefined): string | null {
+  try {
+    JSON.parse(json || '{}');
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * A BullMQ worker that fails, rather than strands, a job whose stored data is not JSON.
+ *
+ * BullMQ parses a job's data when it takes the job; a parse error there escapes the processor, so the job
+ * stays `active` until stall detection hands it to another worker, which fails the same way, for ever.
+ * This worker gives such a job stand-in data, and its processor fails it for good (UnrecoverableError) with
+ * the parse error as the reason, and counts it in `batchfleet_jobs_unparseable_total`.
+ */
+export class SafeWorker<T = unknown, R = unknown> extends Worker<T, R> {
+  constructor(name: string, processor: Processor<T, R>, opts: WorkerOptions) {
+    super(
+      name,
+      async (job, token, signal) => {
+        const stand = job.data as Record<string, unknown> | null;
+        if (stand !== null && typeof stand === 'object' && UNPARSEABLE_KEY in stand) {
+          unparseableJobs.inc({ queue: name });
+          throw new UnrecoverableError(`job data is not JSON (${String(stand[UNPARSEABLE_KEY])}); failed without running`);
+        }
+        return processor(job, token, signal);
+      },
+      opts,
+    );
+  }
+
+  protected override createJob(data: JobJson, jobId: string): Job<T, R, string> {
+    const dataError = typeof data.data === 'string' ? parses(data.data) : null;
+    if (dataError === null) return super.createJob(data, jobId);
+    return super.createJob({ ...data, data: JSON.stringify({ [UNPARSEABLE_KEY]: dataError.slice(0, 200) }) }, jobId);
+  }
+}
