@@ -7,6 +7,7 @@
  * Each run is a conditional transition on the batch row, so a duplicate run changes nothing.
  */
 import { parseEnqueuedTokenLimit } from '../budget/index.ts';
+import { publishHoldNotice } from '../queues/notices.ts';
 import { TERMINAL_PROVIDER_STATUSES, type ProviderBatch } from '../provider/provider.ts';
 import { PROVIDER_OPEN, type BatchStatus } from '../store/batch-states.ts';
 import * as batches from '../store/batches.ts';
@@ -90,7 +91,10 @@ async function resubmitAfterTokenLimit(ctx: PipelineContext, row: BatchRecord, r
     lastError: message,
     at: ctx.now(),
   });
-  if (reset) await enqueueSubmit(ctx, row.id, row.submission + 1, delayMs);
+  if (reset) {
+    await enqueueSubmit(ctx, row.id, row.submission + 1, delayMs);
+    await publishHoldNotice(ctx.redis, ctx.config.prefix, { task: row.task, reason: `provider limit reached for ${row.model} (enqueued-limit refusal); resubmitting later`, retryInMs: delayMs, batchId: row.id }, ctx.now());
+  }
   ctx.log.warn({ batchId: row.id, learnedLimit, delayMs }, 'token_limit_exceeded: batch will be resubmitted');
   await wakeHeld(ctx, row.model);
   return { kind: 'resubmit', delayMs, learnedLimit };

@@ -5,6 +5,7 @@
  * submitted twice.
  */
 import { ProviderError } from '../errors.ts';
+import { clearHoldNotice, publishHoldNotice } from '../queues/notices.ts';
 import * as batches from '../store/batches.ts';
 import type { BatchRecord } from '../store/batches.ts';
 import * as items from '../store/items.ts';
@@ -49,10 +50,13 @@ export async function submit(ctx: PipelineContext, batchId: string): Promise<Sub
     }
     if (heldBy) {
       await batches.hold(ctx.db, batchId, heldBy, ctx.now());
+      // Producers see why their work waits, and for how long (batchfleet/client status()).
+      await publishHoldNotice(ctx.redis, ctx.config.prefix, { task: batch.task, reason: heldBy, retryInMs: HOLD_RETRY_MS, batchId }, ctx.now());
       ctx.log.info({ batchId, reason: heldBy }, 'batch held');
       return { kind: 'held', reason: heldBy, retryInMs: HOLD_RETRY_MS };
     }
     if (!(await batches.startSubmitting(ctx.db, batchId, ctx.now()))) return { kind: 'skipped', status: 'raced' };
+    await clearHoldNotice(ctx.redis, ctx.config.prefix, batch.task);
     batch = { ...batch, status: 'submitting' };
   }
   if (batch.status !== 'submitting') return { kind: 'skipped', status: batch.status };

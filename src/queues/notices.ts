@@ -59,8 +59,8 @@ export interface NoticeWriter {
 }
 
 /** Writes the hold notice of a task (the fleet calls this from the submit stage's hold). */
-export async function publishHoldNotice(redis: NoticeWriter, prefix: string, hold: Parameters<typeof holdNoticeEntry>[1]): Promise<void> {
-  const { key, value, ttlMs } = holdNoticeEntry(prefix, hold);
+export async function publishHoldNotice(redis: NoticeWriter, prefix: string, hold: Parameters<typeof holdNoticeEntry>[1], now: Date = new Date()): Promise<void> {
+  const { key, value, ttlMs } = holdNoticeEntry(prefix, hold, now);
   await redis.set(key, value, 'PX', ttlMs);
 }
 
