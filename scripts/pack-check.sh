@@ -40,15 +40,20 @@ npm pack --pack-destination "$WORK" --silent >"$WORK/pack.txt"
 TARBALL="$WORK/$(tail -n 1 "$WORK/pack.txt")"
 tar -tzf "$TARBALL" | sed 's#^package/##' | sort >"$WORK/files.txt"
 echo "$(wc -l <"$WORK/files.txt") files, $(du -k "$TARBALL" | cut -f1) KiB"
-UNEXPECTED=$(grep -vE '\.(js|d\.ts)$|^package\.json$|^README\.md$|^LICENSE$|^bin/batchfleet\.mjs$|^dist/src/simulator/scenarios/[a-z-]+\.json$' "$WORK/files.txt" || true)
+UNEXPECTED=$(grep -vE '\.(js|d\.ts)$|^package\.json$|^README\.md$|^LICENSE$|^bin/batchfleet\.mjs$' "$WORK/files.txt" || true)
 if [ -n "$UNEXPECTED" ]; then echo "unexpected files in the package:"; echo "$UNEXPECTED"; exit 1; fi
 if grep -E '^(src|test|bench|docs|prisma|workers)/|\.ts$' "$WORK/files.txt" | grep -vE '\.d\.ts$'; then echo "sources or tests in the package"; exit 1; fi
+
+echo "== npm pack -w packages/openai-batch-simulator (the simulator, an optional peer of the fleet)"
+npm run build -w packages/openai-batch-simulator --silent >/dev/null
+npm pack -w packages/openai-batch-simulator --pack-destination "$WORK" --silent >"$WORK/pack-sim.txt"
+SIM_TARBALL="$WORK/$(tail -n 1 "$WORK/pack-sim.txt")"
 
 echo "== npm install <tarball> in an empty folder"
 mkdir "$WORK/consumer"
 cd "$WORK/consumer"
 printf '{ "name": "pack-check-consumer", "private": true, "type": "module" }\n' >package.json
-npm install --no-audit --no-fund --silent "$TARBALL" zod@4.6.7 typescript@5.9.3 @types/node@20.19.9 >/dev/null
+npm install --no-audit --no-fund --silent "$TARBALL" "$SIM_TARBALL" zod@4.6.7 typescript@5.9.3 @types/node@20.19.9 >/dev/null
 ls node_modules/.bin/batchfleet >/dev/null
 if [ -e node_modules/tsx ]; then echo "tsx was installed: it must not be a runtime dependency"; exit 1; fi
 

@@ -38,7 +38,7 @@ export async function runSimulator(argv: string[]): Promise<void> {
   try {
     sim = await import('openai-batch-simulator');
   } catch (err) {
-    throw new Error(`batchfleet simulator needs the openai-batch-simulator package (a dev dependency; install with npm ci): ${(err as Error).message}`);
+    throw new Error(`batchfleet simulator needs the openai-batch-simulator package (npm install openai-batch-simulator; in a checkout, npm ci): ${(err as Error).message}`);
   }
   await sim.runSimulatorCli(argv);
 }
