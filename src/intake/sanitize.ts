@@ -24,6 +24,7 @@ export interface TextIssue {
 export const MAX_DEPTH = 64;
 
 // A NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+// eslint-disable-next-line no-control-regex -- finding NUL is the point
 const BAD_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const BAD_TEXT_GLOBAL = new RegExp(BAD_TEXT.source, 'g');
 

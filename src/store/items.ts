@@ -4,7 +4,7 @@
  */
 import type { DbTx } from './db.ts';
 import { IN_BATCH, transitionItems, type ItemStatus } from './item-states.ts';
-import { literals, one, raw, rows, run, rowsParam, sql } from './sql.ts';
+import { literals, one, raw, rows, rowsParam, sql } from './sql.ts';
 
 /** A new item as intake stores it. */
 export interface NewItem {
