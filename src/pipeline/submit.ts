@@ -117,7 +117,7 @@ async function upload(ctx: PipelineContext, batch: BatchRecord): Promise<string 
     path = (await ctx.files.writeLines(batch.id, batchLines(ctx, ctx.registry.get(batch.task), batch.id))).path;
   }
   await batches.recordIntent(ctx.db, batch.id, 'upload', ctx.now());
-  const file = await ctx.provider.uploadFile(path, filename);
+  const file = await refusedOutright(ctx, batch.id, 'upload', ctx.provider.uploadFile(path, filename));
   await batches.recordInputFile(ctx.db, batch.id, file.id);
   return file.id;
 }
@@ -134,9 +134,28 @@ async function create(ctx: PipelineContext, batch: BatchRecord, inputFileId: str
     if (wait) return wait;
   }
   await batches.recordIntent(ctx.db, batch.id, 'create', ctx.now());
-  return ctx.provider.createBatch({
-    inputFileId,
-    endpoint: batch.endpoint,
-    metadata: { [META_BATCH_ID]: batch.id, [META_SUBMISSION]: submission, batchfleet_task: batch.task },
-  });
+  return refusedOutright(
+    ctx,
+    batch.id,
+    'create',
+    ctx.provider.createBatch({
+      inputFileId,
+      endpoint: batch.endpoint,
+      metadata: { [META_BATCH_ID]: batch.id, [META_SUBMISSION]: submission, batchfleet_task: batch.task },
+    }),
+  );
+}
+
+/**
+ * A 4xx answer (429 included) means the provider refused the call and made nothing: the intent is
+ * cleared so the retry calls again at once. Anything else (5xx, a lost connection) may have made
+ * the object, so the intent stays and the retry looks for it first.
+ */
+async function refusedOutright<T>(ctx: PipelineContext, batchId: string, step: 'upload' | 'create', call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof ProviderError && err.status !== undefined && err.status >= 400 && err.status < 500) await batches.clearIntent(ctx.db, batchId, step);
+    throw err;
+  }
 }

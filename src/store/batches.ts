@@ -111,6 +111,12 @@ export async function recordIntent(db: DbTx, id: string, step: 'upload' | 'creat
   await run(db, sql`update batches set ${col} = ${at}::timestamptz where id = ${id}::uuid`);
 }
 
+/** Forgets an intent whose call the provider refused outright (nothing was made, so a retry need not look for it). */
+export async function clearIntent(db: DbTx, id: string, step: 'upload' | 'create'): Promise<void> {
+  const col = raw(step === 'upload' ? 'upload_started_at' : 'create_started_at');
+  await run(db, sql`update batches set ${col} = null where id = ${id}::uuid`);
+}
+
 /** The uploaded input file's id. */
 export async function recordInputFile(db: DbTx, id: string, fileId: string): Promise<void> {
   await run(db, sql`update batches set input_file_id = ${fileId} where id = ${id}::uuid`);

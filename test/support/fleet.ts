@@ -62,6 +62,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<TestHa
     POLL_MIN_MS: '100',
     POLL_MAX_MS: '500',
     RECONCILE_EVERY_MS: '0',
+    // Shorter than the 60 s default so a refused create retried in a test is not held for a minute.
+    PROVIDER_VISIBILITY_MS: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...(options.apiKey ? { OPENAI_API_KEY: options.apiKey, OPENAI_BASE_URL: sim.url } : {}),
     ...options.env,
