@@ -52,6 +52,11 @@ const envSchema = z.object({
   BUILD_MIN_ITEMS: int(1),
   /** ...or once the oldest queued item has waited this long (ms). */
   BUILD_MAX_WAIT_MS: int(0),
+  /**
+   * Requests per batch the builder aims at (a task's own maxRequestsPerBatch still caps it). Batches
+   * sized for flow: the next one is built while the previous one uploads, runs and is processed.
+   */
+  BUILD_TARGET_REQUESTS: z.coerce.number().int().positive().default(10_000),
   /** Adaptive poll interval bounds (ms): fast right after submit, slower while nothing changes. */
   POLL_MIN_MS: int(1_000),
   POLL_MAX_MS: int(60_000),
@@ -161,7 +166,7 @@ export interface Config {
   tasksModule: string | undefined;
   budget: { tier: number; tokenLimits: Record<string, number>; safetyMargin: number };
   limits: { maxInFlightPerTask: number; maxInFlightPerModel: number };
-  build: { minItems: number; maxWaitMs: number };
+  build: { minItems: number; maxWaitMs: number; targetRequests: number };
   poll: { minMs: number; maxMs: number; ratePerSecond: number };
   stuckAfterMs: number;
   expiryGraceMs: number;
@@ -208,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tasksModule: e.BATCHFLEET_TASKS,
     budget: { tier: e.OPENAI_TIER, tokenLimits: e.TOKEN_LIMITS, safetyMargin: e.BUDGET_SAFETY_MARGIN },
     limits: { maxInFlightPerTask: e.MAX_IN_FLIGHT_PER_TASK, maxInFlightPerModel: e.MAX_IN_FLIGHT_PER_MODEL },
-    build: { minItems: e.BUILD_MIN_ITEMS, maxWaitMs: e.BUILD_MAX_WAIT_MS },
+    build: { minItems: e.BUILD_MIN_ITEMS, maxWaitMs: e.BUILD_MAX_WAIT_MS, targetRequests: e.BUILD_TARGET_REQUESTS },
     poll: { minMs: e.POLL_MIN_MS, maxMs: e.POLL_MAX_MS, ratePerSecond: e.POLL_RATE_PER_SECOND },
     stuckAfterMs: e.STUCK_AFTER_MS,
     expiryGraceMs: e.EXPIRY_GRACE_MS,

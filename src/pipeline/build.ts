@@ -65,7 +65,8 @@ export async function build(ctx: PipelineContext, taskName: string): Promise<Bui
     }
 
     const batchId = randomUUID();
-    const claimed = await claimItems(ctx, task, batchId, { requests: limits.maxRequestsPerBatch, tokens: tokenCap, bytes: limits.maxBytesPerBatch }, 'batch');
+    const requests = Math.min(limits.maxRequestsPerBatch, ctx.config.build.targetRequests);
+    const claimed = await claimItems(ctx, task, batchId, { requests, tokens: tokenCap, bytes: limits.maxBytesPerBatch }, 'batch');
     if (claimed.length === 0) {
       await scheduleNextAvailable(ctx, task.name);
       return { batches: built, stoppedBy: 'empty' };
