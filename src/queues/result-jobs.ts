@@ -6,26 +6,11 @@
  */
 import type { JobsOptions } from 'bullmq';
 import { resolveDelivery, type AnyTask, type ResultDelivery } from '../tasks/contract.ts';
+import type { RecordedItem } from '../store/results.ts';
 import type { AttemptRecord, ResultMessage } from './payloads.ts';
 
-/** An item as result recording returns it (columns of `items`, plus the attempt history). */
-export interface CommittedResult {
-  id: string;
-  external_id: string;
-  status: string;
-  output: unknown;
-  error_code: string | null;
-  error_message: string | null;
-  attempts: number;
-  requeues: number;
-  input_tokens: number;
-  cached_tokens: number;
-  output_tokens: number;
-  cost_usd: number | string;
-  finished_at: Date | string | null;
-  /** Every attempt, oldest first (failed items only; null otherwise). */
-  history: Array<Record<string, unknown>> | null;
-}
+/** An item as result recording returns it (columns of `items`, plus the attempt history): the store's row. */
+export type CommittedResult = RecordedItem;
 
 /** One entry for `Queue.addBulk`. */
 export interface ResultJob {

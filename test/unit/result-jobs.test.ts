@@ -9,7 +9,7 @@ function row(over: Partial<CommittedResult> = {}): CommittedResult {
   return {
     id: '00000000-0000-4000-8000-000000000001', external_id: 'ext-1', status: 'succeeded', output: { category: 'bug' },
     error_code: null, error_message: null, attempts: 1, requeues: 0, input_tokens: 120, cached_tokens: 0, output_tokens: 30,
-    cost_usd: '0.000123', finished_at: new Date('2026-12-01T00:00:00Z'), history: null, ...over,
+    cost_usd: 0.000123, finished_at: new Date('2026-12-01T00:00:00Z'), history: null, ...over,
   };
 }
 
