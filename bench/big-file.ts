@@ -71,9 +71,10 @@ export async function fileBench(opts: {
     prefix: `bf-bench-${tag}`,
     simulatorUrl: opts.sim.url,
     dataDir,
-    // Keep the provider's files (to report the output file's size) and cap the poll back-off, so
-    // the bench does not wait up to a minute after the simulator is done. Neither touches the process role.
-    env: { PROVIDER_FILE_RETENTION: 'keep', POLL_MAX_MS: '2000', ...opts.env },
+    // Keep the provider's files (to report the output file's size), cap the poll back-off so the
+    // bench does not wait up to a minute after the simulator is done, and build one batch of all
+    // the lines (the target size would split it). None of these touches the process role.
+    env: { PROVIDER_FILE_RETENTION: 'keep', POLL_MAX_MS: '2000', BUILD_TARGET_REQUESTS: String(Math.max(n, 1)), ...opts.env },
   };
   const probes = probeDir(tag);
   const started: FleetProcess[] = [];

@@ -108,7 +108,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
   try {
     await checkpoint(env.baseDbUrl);
     const items = env.items.map((it) => ({ externalId: it.requestId, input: { messages: it.messages } }));
-    const pgTracker = new CpuTracker(() => postgresBackends(dbName));
+    const pgTracker = new CpuTracker(() => postgresBackends(dbName).filter((pid) => pid !== progress.backendPid));
     const clusterTracker = new CpuTracker(() => postgresProcesses());
     const fleetTracker = new CpuTracker(() => procs.map((p) => p.child.pid));
     const [before, redisCpu0, redisCalls0, sim0] = await Promise.all([

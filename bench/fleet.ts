@@ -4,17 +4,50 @@
  * the environment, producer jobs on the `intake` queue, and the database tables read for
  * completion. When the store's tables change, only the queries at the bottom of this file move.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import ts from 'typescript';
 import { QUEUES } from '../src/queues/names.ts';
-import { spawnChild, VAR, type Child } from './lib/children.ts';
+import { REPO, spawnChild, VAR, type Child } from './lib/children.ts';
 import { peakRssMb } from './lib/proc.ts';
 
 export const PROBE = join(import.meta.dirname, 'probe.mjs');
-export const BENCH_TASKS = 'bench/tasks.ts';
+
+/**
+ * How fleet processes run. `dist` (the default): the built JavaScript with plain node, which is
+ * what a deployment runs, so memory and CPU figures carry no TypeScript loader. `source`: the
+ * TypeScript through tsx (`--source`), for profiles that point at .ts lines.
+ */
+export type FleetRuntime = 'dist' | 'source';
+let runtime: FleetRuntime = 'dist';
+let benchTasks = 'bench/tasks.ts';
+
+/**
+ * Gets the fleet processes' code ready: for `dist`, builds dist/ and compiles bench/tasks.ts to
+ * var/bench/tasks.mjs, its imports of ../src/*.ts pointed at dist/src/*.js (one copy of the task
+ * classes, so the fleet's instanceof checks hold).
+ */
+export function prepareFleetRuntime(r: FleetRuntime): void {
+  runtime = r;
+  if (r === 'source') return;
+  execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  const source = readFileSync(join(REPO, 'bench', 'tasks.ts'), 'utf8');
+  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const pointed = js.replace(/from '\.\.\/src\/([^']+)\.ts'/g, (_m, path: string) => `from '${pathToFileURL(join(REPO, 'dist', 'src', `${path}.js`)).href}'`);
+  mkdirSync(VAR, { recursive: true });
+  benchTasks = join(VAR, 'tasks.mjs');
+  writeFileSync(benchTasks, pointed);
+}
+
+/** A worker entry (`workers/<role>.ts`) as this runtime starts it. */
+function entryFor(entry: string): string {
+  return runtime === 'dist' ? entry.replace(/^workers\/(.+)\.ts$/, 'dist/workers/$1.js') : entry;
+}
 
 /** Where a fleet run's processes point. */
 export interface FleetWorld {
@@ -40,7 +73,7 @@ export function fleetEnv(world: FleetWorld, probeDir: string): NodeJS.ProcessEnv
     BATCHFLEET_PREFIX: world.prefix,
     SIMULATOR_URL: world.simulatorUrl,
     DATA_DIR: world.dataDir,
-    BATCHFLEET_TASKS: BENCH_TASKS,
+    BATCHFLEET_TASKS: benchTasks,
     // Far above any bench size: the bench measures speed, not the budget's holding.
     TOKEN_LIMITS: JSON.stringify({ 'gpt-4o-mini': 2_000_000_000 }),
     LOG_LEVEL: 'info',
@@ -79,9 +112,10 @@ export async function startFleetProcess(
   entry: string[],
   options: { probeDir: string; profileDir?: string },
 ): Promise<FleetProcess> {
-  const nodeArgs = ['--import', 'tsx', '--import', PROBE];
-  if (options.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${name}.cpuprofile`);
-  const child = spawnChild(name, process.execPath, [...nodeArgs, ...entry], { env: fleetEnv(world, options.probeDir) });
+  const nodeArgs = runtime === 'source' ? ['--import', 'tsx', '--import', PROBE] : ['--import', PROBE];
+  if (options.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.profileDir, name)); // one file per thread (the tsx loader runs in its own)
+  const [first, ...rest] = entry;
+  const child = spawnChild(name, process.execPath, [...nodeArgs, entryFor(first!), ...rest], { env: fleetEnv(world, options.probeDir) });
   await child.waitForLine(/"workers started"/, 120_000);
   let n = 0;
   return {
@@ -139,13 +173,23 @@ export interface Progress {
   batches: number;
   /** Batches the provider has finished (terminal provider status or already processed). */
   batchesFinished: number;
+  /** Requests of the batches already processed (a cheap sign that item counts have moved). */
+  processedRequests: number;
 }
 
-/** A small read-only connection for progress queries. */
+/**
+ * A small read-only connection for progress queries. Polling is two-tier so the bench does not
+ * tax the database it measures: the batches table (a handful of rows) on every poll, the items
+ * table (a scan of every item) only when a batch has been processed since the last count, or once
+ * a second. Its own backend is left out of the run's PostgreSQL CPU (`backendPid`).
+ */
 export class ProgressReader {
   private readonly client: pg.Client;
   /** Statements (autocommit transactions) this reader sent, to take out of the database's counters. */
   queries = 0;
+  /** The PostgreSQL backend serving this reader. */
+  backendPid = 0;
+  private items = { final: 0, total: 0, queued: 0, processedRequests: -1, at: 0 };
 
   constructor(databaseUrl: string) {
     this.client = new pg.Client({ connectionString: databaseUrl });
@@ -153,19 +197,30 @@ export class ProgressReader {
 
   async open(): Promise<void> {
     await this.client.connect();
+    const { rows } = await this.client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    this.backendPid = rows[0]!.pid;
   }
 
   async read(): Promise<Progress> {
     this.queries++;
-    const { rows } = await this.client.query<{ final: number; total: number; queued: number; batches: number; finished: number }>(
-      `select (select count(*) filter (where status in ('succeeded', 'failed', 'cancelled'))::int from items) as final,
-              (select count(*)::int from items) as total,
-              (select count(*) filter (where status = 'queued')::int from items) as queued,
-              (select count(*)::int from batches) as batches,
-              (select count(*) filter (where status in ('completed', 'expired', 'failed', 'cancelled', 'processed'))::int from batches) as finished`,
+    const { rows } = await this.client.query<{ batches: number; finished: number; processed_requests: number }>(
+      `select count(*)::int as batches,
+              (count(*) filter (where status in ('completed', 'expired', 'failed', 'cancelled', 'processed')))::int as finished,
+              coalesce(sum(request_count) filter (where status = 'processed'), 0)::int as processed_requests
+         from batches`,
     );
-    const r = rows[0]!;
-    return { final: r.final, total: r.total, queued: r.queued, batches: r.batches, batchesFinished: r.finished };
+    const b = rows[0]!;
+    if (b.processed_requests !== this.items.processedRequests || Date.now() - this.items.at >= 1_000) {
+      this.queries++;
+      const { rows: counts } = await this.client.query<{ final: number; total: number; queued: number }>(
+        `select (count(*) filter (where status in ('succeeded', 'failed', 'cancelled')))::int as final,
+                count(*)::int as total,
+                (count(*) filter (where status = 'queued'))::int as queued
+           from items`,
+      );
+      this.items = { ...counts[0]!, processedRequests: b.processed_requests, at: Date.now() };
+    }
+    return { final: this.items.final, total: this.items.total, queued: this.items.queued, batches: b.batches, batchesFinished: b.finished, processedRequests: b.processed_requests };
   }
 
   /** Polls until `done(progress)`; rejects after `timeoutMs` with the last progress. */

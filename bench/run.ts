@@ -10,6 +10,7 @@
  * Options: --items N (20000) --procs P (2) --runs R (3) --file-lines L (50000) --chunk C (1000)
  *          --only stages,e2e,file  --scenario NAME|FILE (bench/scenarios/zero-delay.json)
  *          --env KEY=VALUE (fleet setting, repeatable)  --profile (CPU profiles under var/bench/profiles)
+ *          --source (fleet processes run the TypeScript through tsx; default: the built dist/ with plain node)
  *          --reference-dir DIR (../shared/baseline)  --json (JSON on stdout, table on stderr)
  *          --smoke (500 items, 1 run, 2,000-line file: a quick check that every part works)
  * Results: a table, and JSON in var/bench/bench-<time>.json (and var/bench/latest.json).
@@ -22,7 +23,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { fileBench, type FileBenchResult } from './big-file.ts';
 import { fleetRun, referenceRun, type BenchEnv, type RunResult } from './e2e.ts';
-import { clearProbeRoot } from './fleet.ts';
+import { clearProbeRoot, prepareFleetRuntime } from './fleet.ts';
 import { REPO, VAR } from './lib/children.ts';
 import { dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
 import { ratioLines, ratios, runTable, stageTable } from './report.ts';
@@ -36,9 +37,10 @@ const { values } = parseArgs({
     'file-lines': { type: 'string' },
     chunk: { type: 'string', default: '1000' },
     only: { type: 'string', default: 'stages,e2e,file' },
-    scenario: { type: 'string', default: join(REPO, 'bench', 'scenarios', 'zero-delay.json') },
+    scenario: { type: 'string', default: join(REPO, 'bench', 'scenarios', 'instant.json') },
     env: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
+    source: { type: 'boolean', default: false },
     'reference-dir': { type: 'string', default: join(REPO, '..', 'shared', 'baseline') },
     json: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
@@ -59,7 +61,7 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 }
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--json] [--smoke]');
+  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--source] [--json] [--smoke]');
   process.exit(0);
 }
 const smoke = values.smoke;
@@ -101,6 +103,7 @@ async function machine(): Promise<Record<string, unknown>> {
 }
 
 clearProbeRoot();
+prepareFleetRuntime(values.source ? 'source' : 'dist');
 const info = await machine();
 say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}, load ${(info.loadavg as number[]).join(' ')}`);
 
@@ -152,7 +155,14 @@ try {
 
   if (only.has('file')) {
     say(`\n== output file: ${fileLines} lines of 3,700-character answers, process role alone, default settings ==`);
-    file = await fileBench({ baseDbUrl, dbPrefix, redis, sim, lines: fileLines, chunk, env: fleetEnvExtra, profileDir, timeoutMs });
+    // The answers must really be 3,700 characters: the simulator's full execution (zero delays),
+    // not the `instant` content of the end-to-end runs.
+    const fileSim = await startSimulatorProcess(join(REPO, 'bench', 'scenarios', 'zero-delay.json'), 'simulator-file');
+    try {
+      file = await fileBench({ baseDbUrl, dbPrefix, redis, sim: fileSim, lines: fileLines, chunk, env: fleetEnvExtra, profileDir, timeoutMs });
+    } finally {
+      await fileSim.close();
+    }
     say(
       `file ${file.outputFileMb ?? '?'} MB, ${file.lines} lines: ${file.linesPerSecond} lines/s (${file.seconds} s); process worker peak RSS ${file.processWorker.peakRssMb} MB ` +
         `(${file.processWorker.rssBeforeMb} MB before), CPU ${file.processWorker.cpuSeconds} s, idle ${file.processWorker.idleShare}, ` +
@@ -171,7 +181,7 @@ const report = {
   bench: 'batchfleet',
   at: new Date().toISOString(),
   ok: !failed,
-  options: { items, procs, runs, fileLines, chunk, scenario: values.scenario, env: fleetEnvExtra, profile: values.profile, smoke },
+  options: { items, procs, runs, fileLines, chunk, scenario: values.scenario, env: fleetEnvExtra, profile: values.profile, runtime: values.source ? 'source' : 'dist', smoke },
   machine: { ...info, redisPrivate: redis.private },
   stages,
   e2e: { runs: e2e, ratioToReference: ratios(e2e, 'reference'), ratioToFloor: ratios(e2e, 'floor') },

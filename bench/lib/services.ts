@@ -96,7 +96,7 @@ export async function startSimulatorProcess(scenario: string, name = 'simulator'
   const dataDir = join(VAR, 'sim-data');
   mkdirSync(dataDir, { recursive: true });
   const child = spawnChild(name, process.execPath, [...nodeArgs, 'bin/batchfleet.mjs', 'simulator', '--port', String(port), '--scenario', scenario, '--data-dir', dataDir]);
-  const line = await child.waitForLine(/batchfleet simulator: http/, 60_000);
+  const line = await child.waitForLine(/simulator: http/, 60_000);
   const url = /(http:\/\/\S+\/v1)/.exec(line)![1]!;
   const root = url.replace(/\/v1$/, '');
   return {

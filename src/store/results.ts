@@ -56,7 +56,8 @@ function recordedColumns(batchId: string, at: Date, failed: boolean) {
               'errorMessage', d.error_message, 'inputTokens', d.input_tokens, 'outputTokens', d.output_tokens,
               'costUsd', d.cost_usd, 'at', ${at}::timestamptz))`
     : raw('null::jsonb');
-  return sql`t.id::text as id, t.external_id, t.status, t.output, t.error_code, t.error_message, t.attempts, t.requeues,
+  // The output comes back only when this verdict carried none (the caller has the one it sent).
+  return sql`t.id::text as id, t.external_id, t.status, case when d.output is null then t.output end as output, t.error_code, t.error_message, t.attempts, t.requeues,
     t.input_tokens, t.cached_tokens, t.output_tokens, t.cost_usd::float8 as cost_usd, t.finished_at, ${history} as history`;
 }
 
@@ -100,6 +101,8 @@ export async function recordDecisions(tx: DbTx, batchId: string, decisions: read
       where: sql`t.id = d.item_id and t.batch_id = ${batchId}::uuid`,
       returning: recordedColumns(batchId, at, status === 'failed'),
     });
+    const sent = new Map(group.map((d) => [d.item_id, d.output]));
+    for (const row of moved) if (row.output === null || row.output === undefined) row.output = sent.get(row.id) ?? null;
     out.push(...moved);
   }
   return out;

@@ -26,7 +26,8 @@ export type ProcessOutcome =
   | { kind: 'busy' }
   | { kind: 'done' };
 
-const CHUNK = 1_000;
+/** A chunk of lines: at most 1,000 lines or 2 M characters of raw text (about 400 long answers). */
+const CHUNK = { lines: 1_000, chars: 2_000_000 };
 
 interface Tally { lines: number; succeeded: number; retried: number; failed: number; requeued: number }
 
@@ -63,7 +64,7 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
       count(tally, decisions);
     }
     for (;;) {
-      const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK });
+      const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK.lines });
       if (unanswered.length === 0) break;
       const decisions = decideUnanswered(batch, limits, unanswered);
       await recordResults(ctx, task, batch.id, decisions, new Map(unanswered.map((p) => [p.id, p])));

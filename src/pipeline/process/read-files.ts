@@ -1,15 +1,24 @@
 import type { BatchProvider } from '../../provider/provider.ts';
 
-/** The lines of a batch's output and error files, streamed, in chunks of at most `size` lines. */
-export async function* fileChunks(provider: BatchProvider, fileIds: ReadonlyArray<string | null>, size: number): AsyncGenerator<string[]> {
+/** How much of a file one chunk may hold: lines, and characters of raw line text. */
+export interface ChunkBounds { lines: number; chars: number }
+
+/**
+ * The lines of a batch's output and error files, streamed, in chunks within `bounds`: long answers
+ * make smaller chunks, so the memory a chunk takes stays bounded whatever the line length.
+ */
+export async function* fileChunks(provider: BatchProvider, fileIds: ReadonlyArray<string | null>, bounds: ChunkBounds): AsyncGenerator<string[]> {
   for (const fileId of fileIds) {
     if (!fileId) continue;
     let chunk: string[] = [];
+    let chars = 0;
     for await (const line of provider.fileLines(fileId)) {
       chunk.push(line);
-      if (chunk.length >= size) {
+      chars += line.length;
+      if (chunk.length >= bounds.lines || chars >= bounds.chars) {
         yield chunk;
         chunk = [];
+        chars = 0;
       }
     }
     if (chunk.length > 0) yield chunk;

@@ -57,7 +57,7 @@ export async function listItems(db: Db, filter: ItemFilter): Promise<ItemRow[]> 
         and ($2::text is null or i.status = $2)
         and ($3::text is null or i.error_code = $3)
         and ($4::uuid is null or i.id in (select a.item_id from attempts a where a.batch_id = $4::uuid
-                                         union all select j.id from items j where j.batch_id = $4::uuid))
+                                         union all select j.id from items j where j.batch_id = $4::uuid and j.status in ('batched', 'submitted')))
       order by i.updated_at desc, i.id
       limit $5`,
     filter.task ?? null,
@@ -167,7 +167,17 @@ export async function findBatch(db: Db, idOrProviderId: string): Promise<BatchDe
   const [row] = await query<RawBatch>(db, `select ${BATCH_COLUMNS} from batches where id = $1::uuid`, id);
   if (!row) return null;
   const [now, outcomes, errors] = await Promise.all([
-    query<{ status: string; n: number }>(db, 'select status, count(*)::int as n from items where batch_id = $1::uuid group by status order by status', id),
+    // Items still in the batch (partial index), plus those whose verdict came from it (attempts); a
+    // final item keeps the batch_id of the batch that gave its verdict, and no queued item has one.
+    query<{ status: string; n: number }>(
+      db,
+      `select i.status, count(*)::int as n from items i
+        where i.batch_id = $1::uuid
+          and i.id in (select j.id from items j where j.batch_id = $1::uuid and j.status in ('batched', 'submitted')
+                       union select a.item_id from attempts a where a.batch_id = $1::uuid)
+        group by i.status order by i.status`,
+      id,
+    ),
     query<{ outcome: string; n: number }>(db, 'select outcome, count(*)::int as n from attempts where batch_id = $1::uuid group by outcome order by outcome', id),
     query<{ code: string; n: number }>(
       db,
