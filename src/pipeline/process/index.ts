@@ -53,6 +53,9 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
     const limits = resolveLimits(task);
     const tally: Tally = { lines: 0, succeeded: 0, retried: 0, failed: 0, requeued: 0 };
 
+    // One chunk is recorded while the next is read, parsed and judged: the database and the
+    // event loop work at the same time, and memory holds at most two chunks.
+    let recording: Promise<void> = Promise.resolve();
     for await (const chunk of fileChunks(ctx.provider, [batch.outputFileId, batch.errorFileId], CHUNK)) {
       const { byId, unreadable } = parseLines(chunk);
       if (unreadable > 0) ctx.log.warn({ batchId, unreadable }, 'result lines without a readable custom_id skipped; their items count as not executed');
@@ -60,9 +63,11 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
       if (byId.size === 0) continue;
       const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...byId.keys()] });
       const decisions = decideLines(ctx, batch, task, limits, pending, byId);
-      await recordResults(ctx, task, batch.id, decisions, new Map(pending.map((p) => [p.id, p])));
-      count(tally, decisions);
+      await recording;
+      recording = recordResults(ctx, task, batch.id, decisions, new Map(pending.map((p) => [p.id, p]))).then(() => count(tally, decisions));
+      recording.catch(() => undefined); // observed by the next await
     }
+    await recording;
     for (;;) {
       const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK.lines });
       if (unanswered.length === 0) break;
