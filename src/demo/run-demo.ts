@@ -246,6 +246,6 @@ export function formatSummary(s: DemoSummary): string {
     `  cost       $${s.costUsd.toFixed(6)} at batch price vs $${s.syncCostUsd.toFixed(6)} synchronous (saved ${pct}%)`,
   ];
   if (s.failed > 0) lines.push(`  failures   ${Object.entries(s.failuresByReason).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-  lines.push(`  data       ${s.database}, queue prefix ${s.prefix}`);
+  lines.push(`  inspect    DATABASE_URL='${s.database}' BATCHFLEET_PREFIX=${s.prefix} npx batchfleet status`);
   return lines.join('\n');
 }
