@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError, ConnectionError, UnknownRecordError } from '../errors.ts';
+import { ConfigError, ConnectionError, ProviderError, UnknownRecordError } from '../errors.ts';
 import { scrubSecrets } from '../logging/redaction.ts';
 import { classifyConnectionError } from '../runtime/connection-errors.ts';
 import { singleLine } from '../runtime/entry.ts';
@@ -50,8 +50,8 @@ export function buildProgram(io: CliIO): Command {
   return program;
 }
 
-/** The configured URLs, when the configuration is valid (for naming the server an error is about). */
-function urlsOf(io: CliIO): { databaseUrl: string; redisUrl: string } | undefined {
+/** The configuration, when it is valid (for naming the server an error is about). */
+function configIfValid(io: CliIO): ReturnType<typeof configOf> | undefined {
   try {
     return configOf(io);
   } catch {
@@ -85,9 +85,13 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     if (err instanceof CliError) return fail(err.message, err.exitCode);
     if (err instanceof ConfigError) return fail(err.message, 2);
     if (err instanceof UnknownRecordError) return fail(`${err.message}; list them with \`batchfleet ${err.kind === 'batch' ? 'batches' : 'items'}\``, 1);
-    const urls = urlsOf(full);
-    const connection = err instanceof ConnectionError ? err : urls ? classifyConnectionError(err, urls) : undefined;
+    const config = configIfValid(full);
+    const connection = err instanceof ConnectionError ? err : config ? classifyConnectionError(err, config) : undefined;
     if (connection) return fail(connection.message, 1);
+    if (err instanceof ProviderError && /: connection failed$/.test(err.message) && config) {
+      const variable = config.provider.simulated ? 'SIMULATOR_URL' : 'OPENAI_BASE_URL';
+      return fail(`${err.message}; is the provider at ${config.provider.baseURL ?? 'https://api.openai.com/v1'} reachable? (${variable})`, 1);
+    }
     const e = err as Error;
     fail(`${e?.message ?? String(err)}${full.env.BATCHFLEET_DEBUG ? '' : ' (BATCHFLEET_DEBUG=1 prints the stack)'}`, 1);
     if (full.env.BATCHFLEET_DEBUG) full.stderr.write(`${scrubSecrets(e?.stack ?? '')}\n`);

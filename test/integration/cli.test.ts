@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -377,6 +378,15 @@ describe('batchfleet CLI', () => {
     expect(noExternal.err).toBe('batchfleet: no item with external id "never-sent" in task classify-ticket; list them with `batchfleet items --task classify-ticket`\n');
   });
 
+  it("simulator: the simulator's own refusals are one line too, exit 2", async () => {
+    const port = await cli(['simulator', '--port', 'foo']);
+    expect(port.code).toBe(2);
+    expect(port.err).toBe('batchfleet: --port must be a number, got "foo"; see `batchfleet simulator --help`\n');
+    const unknown = await cli(['simulator', '--frob']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toBe("batchfleet: Unknown option '--frob'; see `batchfleet simulator --help`\n");
+  });
+
   it('--version prints the package version', async () => {
     const r = await cli(['--version']);
     expect(r.code).toBe(0);
@@ -435,5 +445,27 @@ describe('batchfleet cancel <batch>', () => {
     const again = await main(['cancel', batch.id], { config: frozen.config, stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) } });
     expect(again).toBe(1);
     expect(err).toMatch(/already processed/);
+  });
+
+  it('a provider that does not answer: one line naming where it was looked for', async () => {
+    const id = randomUUID();
+    await query(
+      frozen.ctx.db,
+      `insert into batches (id, task, model, endpoint, status, provider_batch_id, provider_status, submitted_at)
+       values ($1::uuid, 'classify-ticket', 'gpt-4o-mini', '/v1/chat/completions', 'in_progress', 'batch_unanswered', 'in_progress', now()) returning id`,
+      id,
+    );
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const baseURL = `http://127.0.0.1:${port}/v1`;
+    const config = { ...frozen.config, provider: { ...frozen.config.provider, baseURL } };
+    let err = '';
+    const code = await main(['cancel', id], { config, stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) } });
+    expect(code).toBe(1);
+    expect(err).toBe(`batchfleet: cancel batch: connection failed; is the provider at ${baseURL} reachable? (SIMULATOR_URL)\n`);
+    const [row] = await query<{ cancel_requested_at: Date | null }>(frozen.ctx.db, 'select cancel_requested_at from batches where id = $1::uuid', id);
+    expect(row!.cancel_requested_at).toBeNull();
   });
 });
