@@ -153,6 +153,17 @@ describe('connection problems, one line each', () => {
     expect(oneLine(w)).toBe(`batchfleet: cannot reach Redis at 127.0.0.1:${port} (REDIS_URL): connection refused; is it running?`);
   });
 
+  it('a bad configuration: one line naming every bad variable, exit 2, from a worker as from the CLI', async () => {
+    const env = { DATABASE_URL: migrated.url, REDIS_URL, POLL_MIN_MS: '0', CONCURRENCY_BUILD: '0' };
+    const expected = 'batchfleet: invalid configuration: POLL_MIN_MS: must be at least 1 (ms); CONCURRENCY_BUILD: must be at least 1 (a worker with concurrency 0 takes no jobs)';
+    const w = await worker('build', env);
+    expect(w.code).toBe(2);
+    expect(oneLine(w)).toBe(expected);
+    const r = await cli(['status'], env);
+    expect(r.code).toBe(2);
+    expect(oneLine(r)).toBe(expected);
+  });
+
   it('a migrated schema with both servers up: the same command succeeds', async () => {
     const r = await cli(['status', '--json'], { DATABASE_URL: migrated.url, REDIS_URL, BATCHFLEET_PREFIX: `bft-${randomUUID().slice(0, 8)}` });
     expect(r.code, r.stderr).toBe(0);
