@@ -5,6 +5,21 @@
 // BATCHFLEET_RUN=dist or BATCHFLEET_RUN=source forces one or the other.
 import { existsSync } from 'node:fs';
 
+// Under `npx batchfleet …` (npm exec) this process runs under npm's shell. A SIGTERM sent to npm
+// does not reach it: npm passes it to the shell, which dies without passing it on, and a
+// simulator or worker would be left running (still listening) with no parent. So when the process
+// that started us goes away, stop as if SIGTERM had been sent: workers shut down gracefully, the
+// simulator exits.
+if (process.env.npm_command === 'exec') {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
+  }, 200);
+  watch.unref();
+}
+
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/src/cli/main.js', import.meta.url);
 

@@ -1,4 +1,5 @@
 import { runAdmin } from '../src/admin/index.ts';
+import { runEntry } from '../src/runtime/entry.ts';
 
 /** The admin server: Bull Board, /metrics, /healthz, /readyz, the webhook receiver, alerts. */
-await runAdmin();
+await runEntry(() => runAdmin());

@@ -1,3 +1,4 @@
+import { runEntry } from '../src/runtime/entry.ts';
 import { runWorkers } from '../src/runtime/main.ts';
 
-await runWorkers(['process']);
+await runEntry(() => runWorkers(['process']));

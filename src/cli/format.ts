@@ -1,4 +1,5 @@
-/** Compact, dependency-free text rendering for the CLI's human output. */
+/** Text rendering for the CLI's human output: one table style (cli-table3, no borders) for every command. */
+import Table from 'cli-table3';
 
 export type Cell = string | number | boolean | null | undefined | Date;
 
@@ -8,17 +9,34 @@ function cellText(v: Cell): string {
   return String(v);
 }
 
-/** A left/right aligned table: numbers right-aligned, text left-aligned, `-` for empty cells. */
+/** No box: columns two spaces apart, the header row in capitals, nothing else. */
+const CHARS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+const NUMERIC = /^[$-]?[\d.,]+%?$/;
+
+/**
+ * The CLI's table: numbers (and money, percentages, `-`) right-aligned, text left-aligned, `-` for
+ * empty cells, headers in capitals. Every command's tables go through here.
+ */
 export function table(headers: string[], rows: Cell[][]): string {
-  const text = rows.map((r) => r.map(cellText));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined || /^[$-]?[\d.,]+%?$/.test(cellText(r[i]))));
-  const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers.map((h) => h.toUpperCase())), ...text.map(line)].join('\n');
+  const text = rows.map((r) => headers.map((_, i) => cellText(r[i])));
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined || NUMERIC.test(cellText(r[i]))));
+  const t = new Table({
+    head: headers.map((h) => h.toUpperCase()),
+    chars: CHARS,
+    colAligns: numeric.map((n) => (n ? 'right' : 'left')),
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
+  });
+  t.push(...text);
+  return t
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
 }
 
 /** `key: value` lines, keys aligned. */

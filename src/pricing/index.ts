@@ -53,7 +53,6 @@ export { usageFromOpenAI, usageRecordFrom, type UsageRecord } from './usage.ts';
 export {
   DEFAULT_MAX_SAMPLES,
   estimateSavings,
-  formatSavingsReport,
   type BadLine,
   type ModelSavings,
   type SavingsEstimateOptions,

@@ -35,7 +35,9 @@ export function toProviderError(err: unknown, what: string): unknown {
     const status = err.status ?? 0;
     const retryable = status === 408 || status === 409 || status === 429 || status >= 500 || status === 404;
     const retryAfter = Number(err.headers?.get?.('retry-after-ms') ?? Number(err.headers?.get?.('retry-after') ?? NaN) * 1000);
-    return new ProviderError(`${what}: ${status} ${err.message}`, retryable, status, err.code ?? undefined, Number.isFinite(retryAfter) ? retryAfter : undefined);
+    // The SDK's message already starts with the status ("404 No such File object"): say it once.
+    const message = status && !err.message.startsWith(`${status} `) ? `${status} ${err.message}` : err.message;
+    return new ProviderError(`${what}: ${message}`, retryable, status, err.code ?? undefined, Number.isFinite(retryAfter) ? retryAfter : undefined);
   }
   return err;
 }

@@ -1,24 +1,38 @@
 import { loadConfig } from '../config.ts';
 import { ensureDatabase } from '../store/db.ts';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { exampleRegistry } from '../tasks/index.ts';
-import { TaskRegistry } from '../tasks/registry.ts';
-import type { AnyTask } from '../tasks/contract.ts';
+import type { TaskRegistry } from '../tasks/registry.ts';
+import { loadRegistry } from './load-registry.ts';
 import { ROLES, type Role } from '../queues/names.ts';
 import { createContext } from './context.ts';
 import { startFleet } from './fleet.ts';
 import { startProcessServer, type ProcessServer } from '../monitoring/process-server.ts';
+import { checkConnections, classifyConnectionError } from './connection-errors.ts';
+
+export { loadRegistry } from './load-registry.ts';
+
+/** How long a starting worker waits for PostgreSQL and Redis before it exits saying which is missing. */
+const STARTUP_CHECK_MS = 15_000;
 
 /**
  * Runs the given worker roles until SIGTERM/SIGINT, then shuts down within SHUTDOWN_TIMEOUT_MS:
  * stop taking jobs, finish or hand back active ones, close connections, exit 0.
+ * Rejects with a ConnectionError (one line saying what to do) when PostgreSQL or Redis cannot be
+ * used at start-up: unreachable, refusing the login, or without the batchfleet tables.
  */
 export async function runWorkers(roles: readonly Role[] = ROLES, registry?: TaskRegistry): Promise<void> {
   const config = loadConfig();
   registry ??= await loadRegistry(config.tasksModule);
-  await ensureDatabase(config.databaseUrl);
+  await ensureDatabase(config.databaseUrl).catch((err: unknown) => {
+    throw classifyConnectionError(err, config, 'database') ?? err;
+  });
   const ctx = createContext(config, registry);
+  try {
+    await checkConnections({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, redis: ctx.redis }, { timeoutMs: STARTUP_CHECK_MS });
+  } catch (err) {
+    ctx.redis.disconnect(); // not close(): closing queues waits for a Redis that may never answer
+    await ctx.db.$disconnect().catch(() => undefined);
+    throw err;
+  }
   let fleetStarting: Promise<Awaited<ReturnType<typeof startFleet>>> | undefined;
   let stopping = false;
   let metricsServer: ProcessServer | undefined;
@@ -49,14 +63,4 @@ export async function runWorkers(roles: readonly Role[] = ROLES, registry?: Task
   fleetStarting = startFleet(ctx, roles);
   await fleetStarting;
   ctx.log.info({ roles, prefix: config.prefix, simulated: config.provider.simulated }, 'workers started');
-}
-
-/** The registry from BATCHFLEET_TASKS (default export: a TaskRegistry or an array of tasks), else the examples. */
-export async function loadRegistry(modulePath: string | undefined): Promise<TaskRegistry> {
-  if (!modulePath) return exampleRegistry();
-  const mod = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown };
-  const value = mod.default;
-  if (value instanceof TaskRegistry) return value;
-  if (Array.isArray(value)) return new TaskRegistry(value as AnyTask[]);
-  throw new Error(`BATCHFLEET_TASKS module ${modulePath} must default-export a TaskRegistry or an array of tasks`);
 }

@@ -382,6 +382,22 @@ export function allIds(db: DbTx): Promise<Array<{ id: string; providerBatchId: s
 }
 
 /**
+ * Of these (open) batch ids, the ones holding at least one item and only items whose external id
+ * matches the regular expression `pattern` (the demo's batches, by its run ids): another fleet's
+ * batches in the same schema never match. An open batch's items are `batched` or `submitted`.
+ */
+export async function holdingOnlyItemsMatching(db: DbTx, ids: readonly string[], pattern: string): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const r = await rows<{ id: string }>(
+    db,
+    sql`select k.id from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) as k(id)
+         where exists (select 1 from items i where i.batch_id = k.id::uuid and i.status in ('batched', 'submitted'))
+           and not exists (select 1 from items i where i.batch_id = k.id::uuid and i.status in ('batched', 'submitted') and i.external_id !~ ${pattern})`,
+  );
+  return r.map((x) => x.id);
+}
+
+/**
  * The demo's simulator lived in an earlier process: its open batches (only those whose provider
  * ids `isGone` says it made) can never finish. They end as failed, so their items go back to the
  * queue; built batches of that provider forget their uploaded file.

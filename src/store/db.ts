@@ -31,12 +31,16 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   return new PrismaClient({ adapter });
 }
 
-/** Creates the database named in the URL if it does not exist yet (and its schema, if one is given). */
-export async function ensureDatabase(url: string): Promise<void> {
+/**
+ * Creates the database named in the URL if it does not exist yet (and its schema, if one is given).
+ * Each connection gives up after `connectTimeoutMs` instead of waiting on an unreachable host.
+ */
+export async function ensureDatabase(url: string, options: { connectTimeoutMs?: number } = {}): Promise<void> {
   const { connectionString, schema, database } = parseDatabaseUrl(url);
+  const connectionTimeoutMillis = options.connectTimeoutMs ?? 10_000;
   const admin = new URL(connectionString);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis });
   await client.connect();
   try {
     const found = await client.query('select 1 from pg_database where datname = $1', [database]);
@@ -49,7 +53,7 @@ export async function ensureDatabase(url: string): Promise<void> {
     await client.end();
   }
   if (schema) {
-    const c = new pg.Client({ connectionString });
+    const c = new pg.Client({ connectionString, connectionTimeoutMillis });
     await c.connect();
     try {
       await c.query(`create schema if not exists "${schema.replace(/"/g, '""')}"`);

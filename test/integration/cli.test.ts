@@ -6,12 +6,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main, type CliIO } from '../../src/cli/main.ts';
+import { BATCH_STATUSES } from '../../src/store/batch-states.ts';
 import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { intake } from '../../src/pipeline/intake.ts';
@@ -122,8 +124,8 @@ describe('batchfleet CLI', () => {
     expect(batches.every((b) => b.task === 'classify-ticket' && b.status === 'processed')).toBe(true);
 
     const bad = await cli(['items', '--status', 'nonsense']);
-    expect(bad.code).not.toBe(0);
-    expect(bad.err).toMatch(/expected one of: queued/);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('batchfleet: --status "nonsense" is not a known item status; use one of: queued, batched, submitted, succeeded, failed, cancelled\n');
   });
 
   it('show: an item with its attempt history, by id or by task + external id; a batch by our or the provider id', async () => {
@@ -155,9 +157,10 @@ describe('batchfleet CLI', () => {
     expect(batch.batch.processedAt).toBeTruthy();
     expect((await cli(['show', b.id, '--json'])).json().batch.id).toBe(b.id);
 
-    const missing = await cli(['show', randomUUID()]);
+    const unknown = randomUUID();
+    const missing = await cli(['show', unknown]);
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/no item or batch/);
+    expect(missing.err).toBe(`batchfleet: no item or batch ${unknown}; list them with \`batchfleet items\` or \`batchfleet batches\`\n`);
   });
 
   it('cost --json: totals equal the sum over attempts; Batch cost is half the sync cost for gpt-4o-mini', async () => {
@@ -301,12 +304,93 @@ describe('batchfleet CLI', () => {
       expect(report.total.batchCostUsd * 2).toBeCloseTo(report.total.syncCostUsd, 9);
       expect(report.total.savingsPct).toBe(50);
       expect((await cli(['savings-estimate', file])).out).toMatch(/^TOTAL\s+2\s/m);
+      const human = (await cli(['savings-estimate', file])).out;
+      // The same table formatter as every other command: capital headers, numbers right-aligned.
+      expect(human).toMatch(/^MODEL {2,}REQUESTS {2,}INPUT {2,}CACHED {2,}OUTPUT {2,}SYNC COST {2,}BATCH COST {2,}SAVINGS {2,}SAVINGS %$/m);
+      expect(human).toMatch(/^gpt-4o-mini {9}2 {2}1,002,000 {7}0 {2}501,000 {2}\$0\.450900 {3}\$0\.225450 {2}\$0\.225450 {5}50\.00%$/m);
+
+      const what = 'give the path of a JSONL file of usage records (one {"model", "input_tokens", "output_tokens"} per line)';
       const missing = await cli(['savings-estimate', join(dir, 'nope.jsonl')]);
-      expect(missing.code).toBe(1);
-      expect(missing.err).toMatch(/cannot read/);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toBe(`batchfleet: no file ${join(dir, 'nope.jsonl')}; ${what}\n`);
+      const directory = await cli(['savings-estimate', dir]);
+      expect(directory.code).toBe(2);
+      expect(directory.err).toBe(`batchfleet: ${dir} is a directory; ${what}\n`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('dates and numbers: ISO dates and times, today, yesterday and ages are accepted; anything else is one line, exit 2', async () => {
+    const total = (await cli(['cost', '--json'])).json().totalCostUsd;
+    for (const since of ['yesterday', 'today', '24h', '7d', new Date(Date.now() - 86_400_000).toISOString().slice(0, 10), new Date(Date.now() - 3_600_000).toISOString()]) {
+      const r = await cli(['cost', '--since', since, '--json']);
+      expect(r.code, `${since}: ${r.err}`).toBe(0);
+      expect(r.json().totalCostUsd).toBe(total); // every attempt of this run is from the last hour
+      expect(new Date(r.json().since).getTime()).toBeLessThanOrEqual(Date.now());
+    }
+    const human = await cli(['cost', '--since', 'yesterday']);
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/; since \d{4}-\d{2}-\d{2}T00:00:00\.000Z;/);
+
+    const NOT_A_DATE = (flag: string, v: string) => `batchfleet: ${flag} "${v}" is not a date; use an ISO date (2026-12-01), "today", "yesterday" or a duration like 24h or 7d\n`;
+    for (const [args, err] of [
+      [['cost', '--since', 'foo'], NOT_A_DATE('--since', 'foo')],
+      [['cost', '--since', '2026-02-30'], NOT_A_DATE('--since', '2026-02-30')],
+      [['failures', '--since', 'last week'], NOT_A_DATE('--since', 'last week')],
+      [['items', '--limit', '0'], 'batchfleet: --limit "0" is not a positive whole number; use e.g. --limit 100\n'],
+      [['batches', '--limit', 'ten'], 'batchfleet: --limit "ten" is not a positive whole number; use e.g. --limit 100\n'],
+      [['batches', '--status', 'done'], `batchfleet: --status "done" is not a known batch status; use one of: ${BATCH_STATUSES.join(', ')}\n`],
+      [['cost', '--by', 'week'], 'batchfleet: --by "week" is not a known grouping; use one of: task, model, day\n'],
+    ] as const) {
+      const r = await cli([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toBe(err);
+      expect(r.out).toBe('');
+    }
+    const failures = await cli(['failures', '--since', 'today', '--json']);
+    expect(failures.code, failures.err).toBe(0);
+  });
+
+  it('an unknown task is a usage error naming the known tasks; an unknown batch id is not found', async () => {
+    const known = 'known tasks: classify-ticket, summarize-article, responses-example';
+    for (const args of [['retry', '--task', 'no-such-task'], ['items', '--task', 'no-such-task'], ['batches', '--task', 'no-such-task'], ['show', '--task', 'no-such-task', '--external-id', 'x']]) {
+      const r = await cli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toBe(`batchfleet: --task "no-such-task" is not a task of this fleet; ${known}\n`);
+    }
+    const failedBefore = await one<{ n: number }>(`select count(*)::int as n from items where status = 'failed'`);
+    expect(failedBefore.n).toBeGreaterThan(0); // and the refused retry re-queued none of them
+
+    const noItems = await cli(['items', '--batch', 'batch_nope']);
+    expect(noItems.code).toBe(1);
+    expect(noItems.err).toBe('batchfleet: no batch batch_nope; list them with `batchfleet batches`\n');
+    const noCancel = await cli(['cancel', 'batch_nope']);
+    expect(noCancel.code).toBe(1);
+    expect(noCancel.err).toBe('batchfleet: no batch batch_nope (neither our id nor a provider batch id); list them with `batchfleet batches`\n');
+    const unknownItem = randomUUID();
+    const noRetry = await cli(['retry', '--item', unknownItem]);
+    expect(noRetry.code).toBe(1);
+    expect(noRetry.out).toContain(`skipped ${unknownItem}: no such item`);
+    expect(noRetry.err).toBe('batchfleet: nothing was re-queued: none of the given items is failed\n');
+    const noExternal = await cli(['show', '--task', 'classify-ticket', '--external-id', 'never-sent']);
+    expect(noExternal.code).toBe(1);
+    expect(noExternal.err).toBe('batchfleet: no item with external id "never-sent" in task classify-ticket; list them with `batchfleet items --task classify-ticket`\n');
+  });
+
+  it("simulator: the simulator's own refusals are one line too, exit 2", async () => {
+    const port = await cli(['simulator', '--port', 'foo']);
+    expect(port.code).toBe(2);
+    expect(port.err).toBe('batchfleet: --port must be a number, got "foo"; see `batchfleet simulator --help`\n');
+    const unknown = await cli(['simulator', '--frob']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toBe("batchfleet: Unknown option '--frob'; see `batchfleet simulator --help`\n");
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`${JSON.parse(await readFile(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')).version}\n`);
   });
 
   it('runs through bin/batchfleet.mjs with the settings in its environment', async () => {
@@ -361,5 +445,27 @@ describe('batchfleet cancel <batch>', () => {
     const again = await main(['cancel', batch.id], { config: frozen.config, stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) } });
     expect(again).toBe(1);
     expect(err).toMatch(/already processed/);
+  });
+
+  it('a provider that does not answer: one line naming where it was looked for', async () => {
+    const id = randomUUID();
+    await query(
+      frozen.ctx.db,
+      `insert into batches (id, task, model, endpoint, status, provider_batch_id, provider_status, submitted_at)
+       values ($1::uuid, 'classify-ticket', 'gpt-4o-mini', '/v1/chat/completions', 'in_progress', 'batch_unanswered', 'in_progress', now()) returning id`,
+      id,
+    );
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const baseURL = `http://127.0.0.1:${port}/v1`;
+    const config = { ...frozen.config, provider: { ...frozen.config.provider, baseURL } };
+    let err = '';
+    const code = await main(['cancel', id], { config, stdout: { write: () => true }, stderr: { write: (s: string) => (err += s) } });
+    expect(code).toBe(1);
+    expect(err).toBe(`batchfleet: cancel batch: connection failed; is the provider at ${baseURL} reachable? (SIMULATOR_URL)\n`);
+    const [row] = await query<{ cancel_requested_at: Date | null }>(frozen.ctx.db, 'select cancel_requested_at from batches where id = $1::uuid', id);
+    expect(row!.cancel_requested_at).toBeNull();
   });
 });

@@ -63,6 +63,12 @@ export function workerEnv(world: WorkerWorld, extra: Record<string, string> = {}
   };
 }
 
+/** The parent's environment without the variables that must never reach a test child, plus `extra`. */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !SCRUBBED.test(k))) as Record<string, string>;
+  return { ...base, ...extra };
+}
+
 const TAIL_BYTES = 64 * 1024;
 
 /** One worker process. */
@@ -83,10 +89,9 @@ export class WorkerProcess {
     readonly name: string,
     env: Record<string, string>,
   ) {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && !SCRUBBED.test(k))) as Record<string, string>;
     this.child = spawn(process.execPath, ['--import', 'tsx', '--import', ORPHAN_WATCH, join('workers', `${role}.ts`)], {
       cwd: REPO_ROOT,
-      env: { ...base, ...env },
+      env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (this.child.pid === undefined) throw new Error(`could not spawn worker ${name}`);

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { estimateSavings, formatSavingsReport, loadPriceTable } from '../../src/pricing/index.ts';
+import { renderSavings } from '../../src/cli/commands/savings-estimate.ts';
+import { estimateSavings, loadPriceTable } from '../../src/pricing/index.ts';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/pricing/sync-usage.jsonl', import.meta.url));
 
@@ -144,9 +145,10 @@ describe('estimateSavings on the fixture file', () => {
     expect(report.total.requests).toBe(9);
   });
 
-  it('renders a text table', async () => {
-    const text = formatSavingsReport(await estimateSavings(FIXTURE));
-    expect(text).toMatch(/TOTAL\s+7\s+1572100\s+\$0\.53\s+\$0\.27\s+\$0\.27\s+49\.93%/);
+  it('renders a text table with the CLI table formatter (numbers right-aligned)', async () => {
+    const text = renderSavings(await estimateSavings(FIXTURE));
+    expect(text).toMatch(/^MODEL\s+REQUESTS\s+INPUT\s+CACHED\s+OUTPUT\s+SYNC COST\s+BATCH COST\s+SAVINGS\s+SAVINGS %$/m);
+    expect(text).toMatch(/^TOTAL {2,}7 {2}1,065,000 {3}5,500 {2}507,100 {2}\$0\.533950 {3}\$0\.267325 {2}\$0\.266625 {5}49\.93%$/m);
     expect(text).toContain('gpt-9-ultra: 2 request(s), 120 tokens, lines 7, 14');
     expect(text).toContain('line 4: invalid JSON');
   });

@@ -25,9 +25,8 @@ const AT_PROVIDER = ['validating', 'in_progress', 'finalizing'];
 
 export async function cancelBatch(ctx: PipelineContext, idOrProviderId: string): Promise<CancelBatchResult> {
   const id = await resolveBatchId(ctx.db, idOrProviderId);
-  if (!id) throw new CliError(`no batch ${idOrProviderId}`);
-  const row = await batches.get(ctx.db, id);
-  if (!row) throw new CliError(`no batch ${idOrProviderId}`);
+  const row = id ? await batches.get(ctx.db, id) : undefined;
+  if (!id || !row) throw new CliError(`no batch ${idOrProviderId} (neither our id nor a provider batch id); list them with \`batchfleet batches\``);
   const b = { status: row.status, provider_batch_id: row.providerBatchId };
 
   if (AT_PROVIDER.includes(b.status) && b.provider_batch_id) {
@@ -60,7 +59,7 @@ export interface CancelItemsResult {
 /** Cancels queued items for good. Items already in a batch are left alone (cancel the batch). */
 export async function cancelItems(ctx: PipelineContext, ids: string[]): Promise<CancelItemsResult> {
   const bad = ids.filter((id) => !isUuid(id));
-  if (bad.length) throw new CliError(`not an item id: ${bad.join(', ')}`, 2);
+  if (bad.length) throw new CliError(`not an item id: ${bad.join(', ')}; item ids are UUIDs (see \`batchfleet items --status queued\`)`, 2);
   const cancelled = new Set(await items.cancelQueued(ctx.db, ids, ctx.now()));
   const status = await items.statusesOf(ctx.db, ids);
   return {

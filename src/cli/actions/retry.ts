@@ -7,6 +7,7 @@ import type { PipelineContext } from '../../pipeline/context.ts';
 import * as items from '../../store/items.ts';
 import { triggerBuild } from '../../pipeline/triggers.ts';
 import { CliError } from '../io.ts';
+import { requireKnownTask } from '../lookup.ts';
 import { isUuid } from '../parse.ts';
 
 export interface RetryFilter {
@@ -32,7 +33,7 @@ const CHUNK = 1_000;
 export const RETRY_NEEDS_FILTER =
   'retry needs a filter: --item <id…>, --task <task>, --reason <code> or --all-failed (refusing to re-drive every failed item without being asked)';
 
-/** Re-queues the failed items selected by `filter`. Throws CliError when no filter is given. */
+/** Re-queues the failed items selected by `filter`. Throws CliError when no filter is given, or for an unknown task. */
 export async function retryFailedItems(
   ctx: PipelineContext,
   filter: RetryFilter,
@@ -41,7 +42,8 @@ export async function retryFailedItems(
   const ids = filter.itemIds?.length ? filter.itemIds : undefined;
   if (!ids && !filter.task && !filter.reason && !filter.allFailed) throw new CliError(RETRY_NEEDS_FILTER, 2);
   const bad = ids?.filter((id) => !isUuid(id)) ?? [];
-  if (bad.length) throw new CliError(`not an item id: ${bad.join(', ')}`, 2);
+  if (bad.length) throw new CliError(`not an item id: ${bad.join(', ')}; item ids are UUIDs (see \`batchfleet items --status failed\`)`, 2);
+  if (filter.task) await requireKnownTask(ctx, filter.task);
   const selection: items.FailedFilter = { ids, task: filter.task, reason: filter.reason };
   const total = await items.countFailed(ctx.db, selection);
   const byTask: Record<string, number> = {};

@@ -32,13 +32,26 @@ export function register(program: Command, io: CliIO): void {
     });
 }
 
-/** Delegates to the simulator package's own argument parser (a dev dependency: absent from production installs). */
+/**
+ * Delegates to the simulator package's own argument parser (a dev dependency: absent from
+ * production installs). Its refusals become one-line usage errors (exit 2), a taken port a
+ * one-line failure.
+ */
 export async function runSimulator(argv: string[]): Promise<void> {
   let sim: typeof import('openai-batch-simulator');
   try {
     sim = await import('openai-batch-simulator');
   } catch (err) {
-    throw new Error(`batchfleet simulator needs the openai-batch-simulator package (npm install openai-batch-simulator; in a checkout, npm ci): ${(err as Error).message}`);
+    throw new CliError(`batchfleet simulator needs the openai-batch-simulator package: npm install openai-batch-simulator (in a checkout, npm ci); ${(err as Error).message.split('\n')[0]}`);
   }
-  await sim.runSimulatorCli(argv);
+  try {
+    await sim.runSimulatorCli(argv);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const first = e.message.split('\n')[0]!.replace(/\.$/, '');
+    if (e.code === 'EADDRINUSE') throw new CliError(`${first}; stop what listens there or pass another --port`);
+    const usage = e.code?.startsWith('ERR_PARSE_ARGS') || e instanceof sim.ScenarioError || /\nusage: /.test(e.message);
+    if (usage) throw new CliError(`${first.replace(/\. To specify a positional argument.*$/, '')}; see \`batchfleet simulator --help\``, 2);
+    throw err;
+  }
 }

@@ -2,16 +2,16 @@ import type { Command } from 'commander';
 import { failedItemCounts, failuresSince } from '../../store/read-models/index.ts';
 import { table } from '../format.ts';
 import { print, printJson, withContext, type CliIO } from '../io.ts';
-import { sinceDate } from '../parse.ts';
+import { parseWhen } from '../parse.ts';
 
 export function register(program: Command, io: CliIO): void {
   program
     .command('failures')
     .description('failed attempts by cause, task and model over a window, and the dead letter by cause')
-    .option('--since <age>', 'window start: age (1h, 24h, 7d), date or timestamp', '24h')
+    .option('--since <when>', 'window start: age (1h, 24h, 7d), date (2026-12-01, UTC), time, today or yesterday', '24h')
     .option('--json', 'print one JSON document')
     .action(async (opts: { since: string; json?: boolean }) => {
-      const since = sinceDate(opts.since);
+      const since = parseWhen(opts.since, '--since');
       const { window, dead } = await withContext(io, async (ctx) => ({ window: await failuresSince(ctx.db, since), dead: await failedItemCounts(ctx.db) }));
       const rates = [...window.attemptsByTask.entries()].map(([task, t]) => ({
         task, model: t.model, attempts: t.attempts, failures: t.failures, rate: t.attempts ? Number((t.failures / t.attempts).toFixed(4)) : 0,

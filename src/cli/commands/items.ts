@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { usd, dateTime, table } from '../format.ts';
 import { print, printJson, withContext, type CliIO } from '../io.ts';
+import { requireKnownTask } from '../lookup.ts';
 import { oneOf, positiveInt } from '../parse.ts';
 import { BATCH_STATUSES } from '../../store/batch-states.ts';
 import { ITEM_STATUSES } from '../../store/item-states.ts';
@@ -11,13 +12,16 @@ export function register(program: Command, io: CliIO): void {
     .command('items')
     .description('list items, most recently changed first')
     .option('--task <task>', 'only this task')
-    .option('--status <status>', `only this status (${ITEM_STATUSES.join(', ')})`, oneOf(ITEM_STATUSES))
+    .option('--status <status>', `only this status (${ITEM_STATUSES.join(', ')})`, oneOf('--status', ITEM_STATUSES, 'item status'))
     .option('--reason <code>', 'only this error code (items.error_code), e.g. truncated')
     .option('--batch <id>', 'only items in this batch (our id or the provider batch id)')
-    .option('--limit <n>', 'at most n items', positiveInt, 50)
+    .option('--limit <n>', 'at most n items', positiveInt('--limit'), 50)
     .option('--json', 'print one JSON document')
     .action(async (opts: { task?: string; status?: string; reason?: string; batch?: string; limit: number; json?: boolean }) => {
-      const items = await withContext(io, (ctx) => listItems(ctx.db, opts));
+      const items = await withContext(io, async (ctx) => {
+        if (opts.task) await requireKnownTask(ctx, opts.task);
+        return listItems(ctx.db, opts);
+      });
       if (opts.json) return printJson(io, { count: items.length, limit: opts.limit, items });
       if (items.length === 0) return print(io, 'no items match');
       print(
@@ -34,11 +38,14 @@ export function register(program: Command, io: CliIO): void {
     .command('batches')
     .description('list batches, newest first')
     .option('--task <task>', 'only this task')
-    .option('--status <status>', `only this status (${BATCH_STATUSES.join(', ')})`, oneOf(BATCH_STATUSES))
-    .option('--limit <n>', 'at most n batches', positiveInt, 50)
+    .option('--status <status>', `only this status (${BATCH_STATUSES.join(', ')})`, oneOf('--status', BATCH_STATUSES, 'batch status'))
+    .option('--limit <n>', 'at most n batches', positiveInt('--limit'), 50)
     .option('--json', 'print one JSON document')
     .action(async (opts: { task?: string; status?: string; limit: number; json?: boolean }) => {
-      const batches = await withContext(io, (ctx) => listBatches(ctx.db, opts));
+      const batches = await withContext(io, async (ctx) => {
+        if (opts.task) await requireKnownTask(ctx, opts.task);
+        return listBatches(ctx.db, opts);
+      });
       if (opts.json) return printJson(io, { count: batches.length, limit: opts.limit, batches });
       if (batches.length === 0) return print(io, 'no batches match');
       print(

@@ -31,5 +31,6 @@ export function register(program: Command, io: CliIO): void {
       print(io, `re-queued ${result.retried} failed item${result.retried === 1 ? '' : 's'}${result.retried ? `: ${inline(result.byTask)}` : ''}`);
       for (const s of result.skipped) print(io, `  skipped ${s.id}: ${s.status ? `it is ${s.status}, not failed` : 'no such item'}`);
       if (result.unknownTasks.length) print(io, `  no build triggered for tasks this fleet does not know: ${result.unknownTasks.join(', ')}`);
+      if (opts.item?.length && result.retried === 0) throw new CliError('nothing was re-queued: none of the given items is failed');
     });
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { findBatch, findItem, type BatchDetail, type ItemView } from '../../store/read-models/index.ts';
 import { dateTime, inline, int, keyValues, table, usd } from '../format.ts';
 import { CliError, print, printJson, withContext, type CliIO } from '../io.ts';
-import { isUuid } from '../parse.ts';
+import { requireKnownTask } from '../lookup.ts';
+import { isUuid, usage } from '../parse.ts';
 
 export type ShowResult = { kind: 'item'; item: ItemView } | { kind: 'batch'; batch: BatchDetail };
 
@@ -80,19 +81,20 @@ export function register(program: Command, io: CliIO): void {
     .action(async (id: string | undefined, opts: { task?: string; externalId?: string; json?: boolean }) => {
       const result = await withContext(io, async (ctx): Promise<ShowResult> => {
         if (opts.externalId || (opts.task && !id)) {
-          if (!opts.task || !opts.externalId) throw new CliError('--task and --external-id go together', 2);
+          if (!opts.task || !opts.externalId) throw usage('--task and --external-id go together; use e.g. show --task classify-ticket --external-id order-42');
+          await requireKnownTask(ctx, opts.task);
           const item = await findItem(ctx.db, { task: opts.task, externalId: opts.externalId });
-          if (!item) throw new CliError(`no item ${opts.externalId} of task ${opts.task}`);
+          if (!item) throw new CliError(`no item with external id "${opts.externalId}" in task ${opts.task}; list them with \`batchfleet items --task ${opts.task}\``);
           return { kind: 'item', item };
         }
-        if (!id) throw new CliError('show needs an id, or --task and --external-id', 2);
+        if (!id) throw usage('show needs an id (item, batch or provider batch id), or --task and --external-id');
         if (isUuid(id)) {
           const item = await findItem(ctx.db, { id });
           if (item) return { kind: 'item', item };
         }
         const batch = await findBatch(ctx.db, id);
         if (batch) return { kind: 'batch', batch };
-        throw new CliError(`no item or batch ${id}`);
+        throw new CliError(`no item or batch ${id}; list them with \`batchfleet items\` or \`batchfleet batches\``);
       });
       if (opts.json) return printJson(io, result);
       print(io, result.kind === 'item' ? renderItem(result.item) : renderBatch(result.batch));

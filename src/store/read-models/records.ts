@@ -38,6 +38,16 @@ export async function resolveBatchId(db: Db, idOrProviderId: string): Promise<st
   return row?.id ?? null;
 }
 
+/** True when at least one item (or batch) of `task` is on record: a task name the fleet has seen. */
+export async function taskOnRecord(db: Db, task: string): Promise<boolean> {
+  const [row] = await query<{ found: boolean }>(
+    db,
+    'select exists (select 1 from items where task = $1) or exists (select 1 from batches where task = $1) as found',
+    task,
+  );
+  return row?.found ?? false;
+}
+
 /** Items matching the filter, most recently changed first. */
 export async function listItems(db: Db, filter: ItemFilter): Promise<ItemRow[]> {
   let batchId: string | null = null;
