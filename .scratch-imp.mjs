@@ -1,1 +1,0 @@
-for (const m of ['ioredis','msgpackr','cron-parser','semver','uuid','bullmq']) { const t=performance.now(); try { await import(m); } catch(e) { console.log(m, 'ERR', e.code); continue; } console.log(m, (performance.now()-t).toFixed(0)); }
