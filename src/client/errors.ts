@@ -35,5 +35,17 @@ export class ResultPayloadError extends BatchfleetError {
   }
 }
 
+/** A message of a results job that is not a valid result message: `onResult` skips it and delivers the rest of the job. */
+export class ResultMessageError extends BatchfleetError {
+  constructor(
+    readonly task: string,
+    readonly jobId: string,
+    readonly index: number,
+    readonly reason: string,
+  ) {
+    super(`message ${index} of results job "${jobId}" (task "${task}") is not a result message: ${reason}; skipped`);
+  }
+}
+
 /** A task name or definition this client was not created with. */
 export class ClientTaskError extends BatchfleetError {}

@@ -10,6 +10,7 @@ export {
   type EnqueueItem,
   type FailedResult,
   type InputOf,
+  type OnResultOptions,
   type OutputOf,
   type ResultBase,
   type ResultConsumer,
@@ -19,8 +20,8 @@ export {
   type TaskStatus,
   type WaitOptions,
 } from './producer.ts';
-export { ClientTaskError, EnqueueValidationError, ResultPayloadError, ResultTimeoutError } from './errors.ts';
+export { ClientTaskError, EnqueueValidationError, ResultMessageError, ResultPayloadError, ResultTimeoutError } from './errors.ts';
 export { findItem, type ItemAttempt, type ItemView } from './lookup.ts';
-export type { AttemptRecord, ResultMessage, ResultUsage } from '../queues/payloads.ts';
+export type { AttemptRecord, ResultChunk, ResultMessage, ResultUsage } from '../queues/payloads.ts';
 export type { HoldNotice } from '../queues/notices.ts';
 export type { AnyTask, DeliveryOptions, ResultDelivery, TaskDefinition } from '../tasks/contract.ts';

@@ -1,36 +1,70 @@
 /*
  * The producer client: typed enqueue, and three ways to get results back.
- * Why it works this way: the fleet publishes one job per final result on `results.<task>`, named
- * after the item's external id, with the idempotence key as job id. `onResult` consumes those jobs
- * (BullMQ: at least once, retried with backoff). `wait` and a handle's `results()` do not consume:
- * they watch the queue's event stream for jobs whose name they wait for, after one scan of the jobs
- * already there, so a result published before the call is found too. BullMQ and ioredis are loaded
- * on first use, so importing `batchfleet/client` stays cheap; PostgreSQL is never needed except for
- * lookups and `payload: 'ids'` tasks.
+ * Why it works this way: the fleet publishes each committed chunk of final results as one job on
+ * `results.<task>` (`{ v: 1, kind: 'results', results: ResultMessage[] }`, id `results-<n>-<hash>`,
+ * name `results:<n>:<filter of the external ids>`; see src/queues/result-chunks.ts). `onResult`
+ * consumes those jobs (BullMQ: at least once, retried with backoff) and hands their results out
+ * one by one, resuming a retried job at the result that threw. `wait` and a handle's `results()`
+ * do not consume: they watch the queue's event stream for added jobs whose name's filter may hold
+ * an id they wait for, after one scan of the jobs already there (names first, then only the data
+ * of the jobs that may hold one), so a result published before the call is found too. BullMQ and
+ * ioredis are loaded on first use, so importing `batchfleet/client` stays cheap; PostgreSQL is
+ * never needed except for lookups and `payload: 'ids'` tasks.
  */
 import type { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../store/db.ts';
+import { idProbe, mayContain, type IdProbe } from '../queues/id-filter.ts';
 import { droppedResultsKey, holdNoticeKey, QUEUES, resultsQueueName } from '../queues/names.ts';
 import type { HoldNotice } from '../queues/notices.ts';
 import type { AttemptRecord, IntakePayload, ResultMessage, ResultUsage } from '../queues/payloads.ts';
-import { resultJobId } from '../queues/result-jobs.ts';
+import { chunkNameFilter, countResults, isResultChunkId, RESULT_JOB_STATES, resultIdempotenceKey, type ResultJobState } from '../queues/result-chunks.ts';
 import type { AnyTask, TaskDefinition } from '../tasks/contract.ts';
 import { TaskRegistry } from '../tasks/registry.ts';
-import { ClientTaskError, EnqueueValidationError, ResultPayloadError, ResultTimeoutError } from './errors.ts';
+import { ClientTaskError, EnqueueValidationError, ResultMessageError, ResultPayloadError, ResultTimeoutError } from './errors.ts';
 import { findItem, type ItemView } from './lookup.ts';
 
 type Bullmq = typeof import('bullmq');
 let bullmqModule: Promise<Bullmq> | undefined;
 const bullmq = (): Promise<Bullmq> => (bullmqModule ??= import('bullmq'));
-type Wire = { resultMessageSchema: typeof import('../queues/payloads.ts').resultMessageSchema; holdNoticeSchema: typeof import('../queues/notices.ts').holdNoticeSchema };
+type Payloads = typeof import('../queues/payloads.ts');
+type Wire = {
+  resultMessageSchema: Payloads['resultMessageSchema'];
+  resultChunkEnvelopeSchema: Payloads['resultChunkEnvelopeSchema'];
+  holdNoticeSchema: typeof import('../queues/notices.ts').holdNoticeSchema;
+};
 let wireModule: Promise<Wire> | undefined;
 /** The zod schemas of the wire formats, also loaded on first use. */
 const wire = (): Promise<Wire> =>
   (wireModule ??= Promise.all([import('../queues/payloads.ts'), import('../queues/notices.ts')]).then(([p, n]) => ({
     resultMessageSchema: p.resultMessageSchema,
+    resultChunkEnvelopeSchema: p.resultChunkEnvelopeSchema,
     holdNoticeSchema: n.holdNoticeSchema,
   })));
+
+/**
+ * The messages of a results job: a chunk's, or the one message of a per-result job of a fleet from
+ * before chunks; undefined when the data is neither (each message is checked by the caller).
+ */
+function jobMessages(data: unknown, schemas: Wire): unknown[] | undefined {
+  const chunk = schemas.resultChunkEnvelopeSchema.safeParse(data);
+  if (chunk.success) return chunk.data.results;
+  return schemas.resultMessageSchema.safeParse(data).success ? [data] : undefined;
+}
+
+/** Where a results job stopped: results before `done` were handled; the one at `done` was handed out `deliveries` times. */
+interface ChunkProgress {
+  done: number;
+  deliveries: number;
+  /** Runs of the job that ended without finishing or throwing (a consumer died), as of this record. */
+  stalls: number;
+}
+
+function chunkProgress(raw: unknown): ChunkProgress {
+  const p = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<Record<keyof ChunkProgress, unknown>>;
+  const int = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0);
+  return { done: int(p.done), deliveries: int(p.deliveries), stalls: int(p.stalls) };
+}
 
 /** The input type of a task definition (what `enqueue` accepts per item). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -104,13 +138,27 @@ export interface ResultHandle<O> {
 /** Delivery details handed to an `onResult` handler next to the result. */
 export interface DeliveryInfo {
   idempotenceKey: string;
-  /** 1 on the first delivery; more when an earlier delivery threw or its consumer died. */
+  /**
+   * 1 on the first delivery of this result; more when an earlier delivery of it threw, or when a
+   * consumer died while its job was running (then every result of the job it may have reached
+   * counts as delivered once more).
+   */
   deliveryAttempt: number;
+}
+
+/** Options of `onResult`. */
+export interface OnResultOptions {
+  /** Results jobs handled at once (default 10); the results of one job are handled one after another, in order. */
+  concurrency?: number;
+  /** Called for each message that is not a valid result message; it is skipped, the rest of its job is delivered. */
+  onInvalid?: (error: ResultMessageError) => void;
 }
 
 /** A running `onResult` consumer. */
 export interface ResultConsumer {
   readonly worker: Worker;
+  /** Messages skipped so far because they were not valid result messages. */
+  readonly skipped: number;
   close(): Promise<void>;
 }
 
@@ -119,8 +167,10 @@ export interface TaskStatus {
   task: string;
   /** Set while the fleet holds this task's work (budget, spend cap, provider limit), with the reason and expected wait. */
   held: (HoldNotice & { expectedWaitMs: number }) | null;
-  /** Result jobs on the task's results queue, by state. */
-  results: { waiting: number; active: number; completed: number; failed: number; delayed: number };
+  /** Results (not jobs) on the task's results queue, by the state of the job that holds them; counted from job ids, no job is read. */
+  results: Record<ResultJobState, number>;
+  /** Jobs on the task's results queue, by state (each holds a chunk of up to `delivery.maxJobResults` results). */
+  jobs: Record<ResultJobState, number>;
   /** Results dropped unconsumed because the queue was over `retention.maxWaiting` (they stay in PostgreSQL). */
   dropped: number;
 }
@@ -139,9 +189,14 @@ export interface ClientOptions<T extends readonly AnyTask[]> {
 /** Items per intake job (the intake accepts up to 10,000). */
 const INTAKE_CHUNK = 1_000;
 
+/** Job ids whose names are read in one pipeline by `catchUp`. */
+const NAME_PAGE = 500;
+/** Jobs whose data is read in one pipeline (each up to `maxJobBytes`). */
+const DATA_PAGE = 8;
+
 /** Watches one task's results queue for the external ids someone waits for. */
 class ResultWatcher {
-  private readonly waiters = new Map<string, Set<(msg: ResultMessage) => void>>();
+  private readonly waiters = new Map<string, { probe: IdProbe; fns: Set<(msg: ResultMessage) => void> }>();
   private events: QueueEvents | undefined;
   private readonly blocking: Redis;
   readonly ready: Promise<void>;
@@ -161,52 +216,80 @@ class ResultWatcher {
       const events = new QueueEvents(resultsQueueName(task), { connection: blocking, prefix });
       events.on('error', onError);
       events.on('added', ({ jobId, name }) => {
-        if (this.waiters.has(name)) void this.fetch(jobId).catch(onError);
+        if (this.mayHold(jobId, name)) void this.fetch([jobId]).catch(onError);
       });
       this.events = events;
       await events.waitUntilReady();
     })();
   }
 
-  /** Calls `fn` with the first result message of each id; returns the unsubscribe function. */
+  /** Calls `fn` with the result message of each id as it is found; returns the unsubscribe function. */
   watch(externalIds: Iterable<string>, fn: (msg: ResultMessage) => void): () => void {
     const ids = [...externalIds];
     for (const id of ids) {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      set.add(fn);
+      let waiter = this.waiters.get(id);
+      if (!waiter) this.waiters.set(id, (waiter = { probe: idProbe(id), fns: new Set() }));
+      waiter.fns.add(fn);
     }
     return () => {
       for (const id of ids) {
-        const set = this.waiters.get(id);
-        set?.delete(fn);
-        if (set?.size === 0) this.waiters.delete(id);
+        const waiter = this.waiters.get(id);
+        waiter?.fns.delete(fn);
+        if (waiter?.fns.size === 0) this.waiters.delete(id);
       }
     };
   }
 
-  /** Looks through the jobs already on the queue for the ids being waited for. */
+  /** Whether a job may hold a result someone waits for, from its id and name alone. */
+  private mayHold(jobId: string, name: string): boolean {
+    if (this.waiters.size === 0) return false;
+    if (!isResultChunkId(jobId)) return this.waiters.has(name); // a per-result job of an earlier fleet, named after its external id
+    const filter = chunkNameFilter(name);
+    if (!filter) return true;
+    for (const { probe } of this.waiters.values()) if (mayContain(filter, probe)) return true;
+    return false;
+  }
+
+  /** Looks through the jobs already on the queue: their names in pages, then the data of those that may hold a waited-for id. */
   async catchUp(): Promise<void> {
     await this.ready;
     const ids = await this.queue.getRanges(['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'], 0, -1);
-    for (let i = 0; i < ids.length && this.waiters.size > 0; i += 1_000) {
-      const page = ids.slice(i, i + 1_000);
+    for (let i = 0; i < ids.length && this.waiters.size > 0; i += NAME_PAGE) {
+      const page = ids.slice(i, i + NAME_PAGE);
       const pipeline = this.redis.pipeline();
       for (const id of page) pipeline.hget(this.queue.toKey(id), 'name');
       const names = (await pipeline.exec()) ?? [];
-      const found = page.filter((_, j) => typeof names[j]?.[1] === 'string' && this.waiters.has(names[j]![1] as string));
-      for (const jobId of found) await this.fetch(jobId);
+      const found = page.filter((id, j) => {
+        const name = names[j]?.[1];
+        return typeof name === 'string' && this.mayHold(id, name);
+      });
+      for (let k = 0; k < found.length && this.waiters.size > 0; k += DATA_PAGE) await this.fetch(found.slice(k, k + DATA_PAGE));
     }
   }
 
-  private async fetch(jobId: string): Promise<void> {
-    const job = await this.queue.getJob(jobId);
-    if (!job) return;
-    const set = this.waiters.get(job.name);
-    if (!set) return;
-    const parsed = (await wire()).resultMessageSchema.safeParse(job.data);
-    if (!parsed.success) return; // not a version-1 result message (an older fleet): nothing to hand out
-    for (const fn of [...set]) fn(parsed.data);
+  /** Reads the data of these jobs and hands each waited-for message to its waiters. */
+  private async fetch(jobIds: string[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const id of jobIds) pipeline.hget(this.queue.toKey(id), 'data');
+    const rows = (await pipeline.exec()) ?? [];
+    const schemas = await wire();
+    for (const [, raw] of rows) {
+      if (typeof raw !== 'string' || this.waiters.size === 0) continue;
+      let data: unknown;
+      try {
+        data = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      for (const message of jobMessages(data, schemas) ?? []) {
+        const externalId = (message as { externalId?: unknown } | null)?.externalId;
+        const waiter = typeof externalId === 'string' ? this.waiters.get(externalId) : undefined;
+        if (!waiter) continue;
+        const parsed = schemas.resultMessageSchema.safeParse(message);
+        if (!parsed.success) continue; // not a version-1 result message: nothing to hand out
+        for (const fn of [...waiter.fns]) fn(parsed.data);
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -295,35 +378,62 @@ export class ProducerClient<T extends readonly AnyTask[]> {
   }
 
   /**
-   * Consumes the task's results queue: `fn` runs once per result, at least once (a throwing `fn`
-   * or a dead consumer means the result is delivered again, up to the task's `maxDeliveries`).
-   * Deduplicate on `idempotenceKey`. Results come in no particular order.
+   * Consumes the task's results queue: `fn` runs once per result, at least once. Each job holds a
+   * chunk of results, handed to `fn` one after another, in order; when `fn` throws at one of them,
+   * the job is retried (with backoff) from that result on, the ones before it are not handed out
+   * again. A consumer that dies mid-job means its job runs again from the last result that threw
+   * (or the start). A job fails after `fn` threw `maxDeliveries` times in it. A message that is not
+   * a valid result message is skipped (`skipped`, `onInvalid`). Deduplicate on `idempotenceKey`.
+   * Results come in no particular order.
    */
-  onResult<K extends T[number]>(task: K, fn: (result: TaskResult<OutputOf<K>>, info: DeliveryInfo) => unknown, options?: { concurrency?: number }): Promise<ResultConsumer>;
-  onResult<N extends Names<T>>(task: N, fn: (result: TaskResult<OutputOf<Named<T, N>>>, info: DeliveryInfo) => unknown, options?: { concurrency?: number }): Promise<ResultConsumer>;
+  onResult<K extends T[number]>(task: K, fn: (result: TaskResult<OutputOf<K>>, info: DeliveryInfo) => unknown, options?: OnResultOptions): Promise<ResultConsumer>;
+  onResult<N extends Names<T>>(task: N, fn: (result: TaskResult<OutputOf<Named<T, N>>>, info: DeliveryInfo) => unknown, options?: OnResultOptions): Promise<ResultConsumer>;
   async onResult(
     taskRef: string | AnyTask,
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     fn: (result: TaskResult<any>, info: DeliveryInfo) => unknown,
-    options: { concurrency?: number } = {},
+    options: OnResultOptions = {},
   ): Promise<ResultConsumer> {
     const task = this.task(taskRef);
     const { Worker, UnrecoverableError } = await bullmq();
-    const { resultMessageSchema } = await wire();
+    const schemas = await wire();
     const blocking = (await this.connection).duplicate();
+    let skipped = 0;
     const worker = new Worker(
       resultsQueueName(task.name),
       async (job: Job) => {
-        const parsed = resultMessageSchema.safeParse(job.data);
-        if (!parsed.success) throw new UnrecoverableError(`not a result message: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-        const result = await this.toResult(task, parsed.data);
-        await fn(result, { idempotenceKey: parsed.data.idempotenceKey, deliveryAttempt: job.attemptsMade + 1 });
+        const messages = jobMessages(job.data, schemas);
+        if (!messages) throw new UnrecoverableError('not a results job (neither a chunk of result messages nor one result message)');
+        const from = chunkProgress(job.progress);
+        // Earlier runs that neither finished nor threw: a consumer died in them.
+        const stalls = Math.max(0, job.attemptsStarted - 1 - job.attemptsMade);
+        const unseen = Math.max(0, stalls - from.stalls);
+        for (let i = from.done; i < messages.length; i++) {
+          const parsed = schemas.resultMessageSchema.safeParse(messages[i]);
+          if (!parsed.success) {
+            skipped++;
+            options.onInvalid?.(new ResultMessageError(task.name, job.id ?? '', i, parsed.error.issues[0]?.message ?? 'invalid'));
+            continue;
+          }
+          const deliveryAttempt = 1 + unseen + (i === from.done ? from.deliveries : 0);
+          try {
+            const result = await this.toResult(task, parsed.data);
+            await fn(result, { idempotenceKey: parsed.data.idempotenceKey, deliveryAttempt });
+          } catch (err) {
+            const progress: ChunkProgress = { done: i, deliveries: deliveryAttempt, stalls };
+            await job.updateProgress(progress as unknown as object).catch(() => undefined); // without it, the retry starts earlier: still at least once
+            throw err;
+          }
+        }
       },
       { connection: blocking, prefix: this.prefix, concurrency: options.concurrency ?? 10 },
     );
     worker.on('error', () => undefined);
     const consumer: ResultConsumer = {
       worker,
+      get skipped() {
+        return skipped;
+      },
       close: async () => {
         this.consumers.delete(consumer);
         await worker.close();
@@ -335,15 +445,20 @@ export class ProducerClient<T extends readonly AnyTask[]> {
     return consumer;
   }
 
-  /** Whether the fleet holds the task's work now (and why, and for how long), and its results queue's counts. */
+  /**
+   * Whether the fleet holds the task's work now (and why, and for how long), the results on its
+   * results queue (`results`, counted in results) and the jobs that hold them (`jobs`), and how
+   * many results were dropped unconsumed.
+   */
   async status(taskRef: Names<T> | T[number]): Promise<TaskStatus> {
     const task = this.task(taskRef);
     const redis = await this.connection;
     const queue = await this.queue(resultsQueueName(task.name));
-    const [raw, dropped, counts] = await Promise.all([
+    const [raw, dropped, jobs, results] = await Promise.all([
       redis.get(holdNoticeKey(this.prefix, task.name)),
       redis.get(droppedResultsKey(this.prefix, task.name)),
-      queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed'),
+      queue.getJobCounts(...RESULT_JOB_STATES),
+      countResults(queue),
     ]);
     let held: TaskStatus['held'] = null;
     if (raw) {
@@ -353,7 +468,8 @@ export class ProducerClient<T extends readonly AnyTask[]> {
     return {
       task: task.name,
       held,
-      results: { waiting: counts.waiting ?? 0, active: counts.active ?? 0, completed: counts.completed ?? 0, failed: counts.failed ?? 0, delayed: counts.delayed ?? 0 },
+      results,
+      jobs: Object.fromEntries(RESULT_JOB_STATES.map((state) => [state, jobs[state] ?? 0])) as Record<ResultJobState, number>,
       dropped: Number(dropped ?? 0),
     };
   }
@@ -475,7 +591,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
 /** A result built from PostgreSQL's item row (for `payload: 'ids'` messages). */
 function fromItemView(view: ItemView, idempotenceKey: string): TaskResult<unknown> {
   const base: ResultBase = {
-    idempotenceKey: idempotenceKey || resultJobId(view),
+    idempotenceKey: idempotenceKey || resultIdempotenceKey(view),
     itemId: view.id,
     externalId: view.externalId,
     task: view.task,

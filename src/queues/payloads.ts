@@ -51,10 +51,11 @@ export const attemptRecordSchema = z.object({
 export type AttemptRecord = z.infer<typeof attemptRecordSchema>;
 
 /**
- * What a job on `results.<task>` carries (version 1). `payload: 'ids'` messages (the task's setting,
- * or an output above `maxPayloadBytes`, then `outputOmitted: 'too_large'`) carry the ids and status
- * only; the rest is in PostgreSQL. `idempotenceKey` is the job id: the same final result always has
- * the same key, and a later final result of the same item (after a manual retry) a new one.
+ * One final result, as a results job carries it (version 1; a job carries many, see
+ * `resultChunkSchema`). `payload: 'ids'` messages (the task's setting, or an output above
+ * `maxPayloadBytes`, then `outputOmitted: 'too_large'`) carry the ids and status only; the rest is
+ * in PostgreSQL. `idempotenceKey`: the same final result always has the same key, and a later
+ * final result of the same item (after a manual retry) a new one.
  */
 export const resultMessageSchema = z.object({
   v: z.literal(1),
@@ -76,7 +77,22 @@ export const resultMessageSchema = z.object({
 });
 export type ResultMessage = z.infer<typeof resultMessageSchema>;
 
-/** The ids and status every result message carries (what results-queue jobs carried before version 1). */
+/**
+ * What a job on `results.<task>` carries: the result messages of one committed chunk (version 1,
+ * `kind: 'results'`), at most the task's `delivery.maxJobResults` of them and `delivery.maxJobBytes`
+ * of JSON (a single larger message goes alone).
+ */
+export const resultChunkSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal('results'),
+  results: z.array(resultMessageSchema).min(1),
+});
+export type ResultChunk = z.infer<typeof resultChunkSchema>;
+
+/** The envelope of a results job alone: consumers check its messages one by one, so a bad message fails alone. */
+export const resultChunkEnvelopeSchema = resultChunkSchema.extend({ results: z.array(z.unknown()).min(1) });
+
+/** The ids and status every result message carries (what results-queue jobs carried before version 1 of the message). */
 export type ResultAnnouncement = Pick<ResultMessage, 'itemId' | 'externalId' | 'task' | 'status'>;
 
 /** What the intake job returns to the producer. */

@@ -1,42 +1,61 @@
 /**
- * The fleet side of result delivery, as pure functions: which results-queue jobs a committed
- * result becomes (payload, job id, retention), and how much Redis the defaults may take.
- * The pipeline commits a chunk of verdicts, then hands the committed rows here and `addBulk`s the
- * jobs; a job id derived from the row makes a re-run of the same commit add nothing new.
+ * The fleet side of result delivery, as pure functions: which results-queue jobs a committed chunk
+ * of results becomes (messages, chunk jobs, ids, retention), and how much Redis a task's results
+ * may take. The pipeline commits a chunk of verdicts, then hands the committed rows here and
+ * `addBulk`s the jobs: one job per chunk (split at `maxJobResults` / `maxJobBytes`), whose id is
+ * derived from its results, so a re-run of the same commit adds nothing new.
  */
 import type { JobsOptions } from 'bullmq';
 import { resolveDelivery, type AnyTask, type ResultDelivery } from '../tasks/contract.ts';
 import type { RecordedItem } from '../store/results.ts';
-import type { AttemptRecord, ResultMessage } from './payloads.ts';
+import { idFilterBytes } from './id-filter.ts';
+import type { AttemptRecord, ResultChunk, ResultMessage } from './payloads.ts';
+import { resultChunkId, resultChunkName, resultIdempotenceKey } from './result-chunks.ts';
+
+export { resultIdempotenceKey };
 
 /** An item as result recording returns it (columns of `items`, plus the attempt history): the store's row. */
 export type CommittedResult = RecordedItem;
 
-/** One entry for `Queue.addBulk`. */
+/** One entry for `Queue.addBulk`: a chunk of result messages. */
 export interface ResultJob {
   name: string;
-  data: ResultMessage;
+  data: ResultChunk;
   opts: JobsOptions & { jobId: string };
 }
 
-/**
- * The results-queue job id, which is also the message's idempotence key: the same final result
- * always maps to the same key; a later final result of the item (after a retry) to a new one.
- */
-export function resultJobId(row: Pick<CommittedResult, 'id' | 'attempts' | 'requeues'>): string {
-  return `result-${row.id}-${row.attempts}-${row.requeues}`;
+/** Bytes of Redis one results job may take besides its data and name (job hash fields, list and set entries). */
+export const RESULT_JOB_OVERHEAD_BYTES = 1_536;
+/** The largest ids-only message: the ids, a 256-character external id JSON-escaped, a task name under 200 characters. */
+export const IDS_MESSAGE_BYTES = 2_048;
+/** Entries BullMQ keeps in a queue's event stream: its default `maxLenEvents` (10,000), trimmed in whole nodes of 100. */
+export const RESULT_EVENTS_KEPT = 10_100;
+/** Bytes of one event-stream entry besides a job name. */
+export const RESULT_EVENT_BYTES = 192;
+/** Redis' allocator rounds a large string up to its size class: at most a quarter more. */
+const ALLOCATOR_SLACK = 1.25;
+const ENVELOPE_BYTES = JSON.stringify({ v: 1, kind: 'results', results: [] }).length;
+
+function nameBytes(results: number): number {
+  return `results:${results}:`.length + Math.ceil((idFilterBytes(results) * 4) / 3);
 }
 
-/** Bytes of Redis one result job may take besides its payload (job hash fields, list/zset entries, event). */
-export const RESULT_JOB_OVERHEAD_BYTES = 1_536;
-
 /**
- * The most Redis memory a task's result jobs can take with this delivery setting: every job the
- * retention allows (unconsumed + consumed + failed), each at the payload limit plus overhead.
+ * The most Redis memory a task's results can take with this delivery setting, every key of its
+ * results queue included: `maxWaiting` unconsumed results (at worst one per job), the retained
+ * completed and failed jobs (each full: `maxJobResults` results or `maxJobBytes`), each message
+ * at `maxPayloadBytes` (or an ids-only message, if larger), and the queue's event stream (whose
+ * `added` entries carry job names). Active and delayed jobs (being consumed, or retried) are the
+ * consumers' and not counted.
  */
 export function resultMemoryBound(delivery: ResultDelivery): number {
-  const jobs = delivery.retention.maxWaiting + delivery.retention.completed.count + delivery.retention.failed.count;
-  return jobs * (delivery.maxPayloadBytes + RESULT_JOB_OVERHEAD_BYTES);
+  const message = Math.max(delivery.maxPayloadBytes, IDS_MESSAGE_BYTES);
+  const job = (n: number) =>
+    (Math.max(message, Math.min(delivery.maxJobBytes, n * (message + 1))) + ENVELOPE_BYTES) * ALLOCATOR_SLACK + RESULT_JOB_OVERHEAD_BYTES + nameBytes(n);
+  const waiting = delivery.retention.maxWaiting * job(1);
+  const finished = (delivery.retention.completed.count + delivery.retention.failed.count) * job(delivery.maxJobResults);
+  const events = RESULT_EVENTS_KEPT * (RESULT_EVENT_BYTES + nameBytes(delivery.maxJobResults));
+  return Math.ceil(waiting + finished + events);
 }
 
 function iso(value: Date | string | null): string {
@@ -63,13 +82,13 @@ function attemptRecord(a: Record<string, unknown>): AttemptRecord {
   };
 }
 
-/** The message for one final result, honouring the payload setting and the size limit. */
-export function resultMessage(task: string, row: CommittedResult, delivery: ResultDelivery): ResultMessage {
+/** A result's message and the bytes of its JSON. */
+function encode(task: string, row: CommittedResult, delivery: ResultDelivery): { message: ResultMessage; bytes: number } {
   const status = row.status === 'succeeded' ? 'succeeded' : 'failed';
   const ids: ResultMessage = {
     v: 1,
     payload: 'ids',
-    idempotenceKey: resultJobId(row),
+    idempotenceKey: resultIdempotenceKey(row),
     itemId: row.id,
     externalId: row.external_id,
     task,
@@ -78,8 +97,9 @@ export function resultMessage(task: string, row: CommittedResult, delivery: Resu
     attempts: row.attempts,
     requeues: row.requeues,
   };
-  if (delivery.payload === 'ids') return ids;
-  const full: ResultMessage = {
+  const sized = (message: ResultMessage) => ({ message, bytes: Buffer.byteLength(JSON.stringify(message)) });
+  if (delivery.payload === 'ids') return sized(ids);
+  const full = sized({
     ...ids,
     payload: 'full',
     usage: { inputTokens: num(row.input_tokens), cachedTokens: num(row.cached_tokens), outputTokens: num(row.output_tokens) },
@@ -87,35 +107,54 @@ export function resultMessage(task: string, row: CommittedResult, delivery: Resu
     ...(status === 'succeeded'
       ? { output: row.output }
       : { error: { code: row.error_code ?? 'failed', message: row.error_message ?? '' }, history: (row.history ?? []).map(attemptRecord) }),
-  };
-  if (Buffer.byteLength(JSON.stringify(full)) <= delivery.maxPayloadBytes) return full;
-  return { ...ids, outputOmitted: 'too_large' };
+  });
+  return full.bytes <= delivery.maxPayloadBytes ? full : sized({ ...ids, outputOmitted: 'too_large' });
+}
+
+/** The message for one final result, honouring the payload setting and the size limit. */
+export function resultMessage(task: string, row: CommittedResult, delivery: ResultDelivery): ResultMessage {
+  return encode(task, row, delivery).message;
 }
 
 /**
  * The results-queue jobs for a chunk of committed rows: final results only (succeeded, failed),
- * none when the task's `queue` channel is off. Each job carries its retention options.
+ * none when the task's `queue` channel is off. Messages are ordered by idempotence key and cut
+ * into jobs of at most `maxJobResults` messages and `maxJobBytes` of JSON, so the same rows always
+ * give the same jobs, whatever their order. Each job carries its retention options.
  */
 export function resultJobs(task: Pick<AnyTask, 'name' | 'delivery'>, rows: readonly CommittedResult[]): ResultJob[] {
   const delivery = resolveDelivery(task);
   if (!delivery.channels.includes('queue')) return [];
   const { completed, failed } = delivery.retention;
-  return rows
+  const encoded = rows
     .filter((row) => row.status === 'succeeded' || row.status === 'failed')
-    .map((row) => {
-      const data = resultMessage(task.name, row, delivery);
-      return {
-        name: row.external_id,
-        data,
-        opts: {
-          jobId: data.idempotenceKey,
-          attempts: delivery.maxDeliveries,
-          backoff: { type: 'exponential', delay: 1_000 },
-          removeOnComplete: { age: completed.age, count: completed.count },
-          removeOnFail: { age: failed.age, count: failed.count },
-        },
-      };
-    });
+    .map((row) => encode(task.name, row, delivery))
+    .sort((a, b) => (a.message.idempotenceKey < b.message.idempotenceKey ? -1 : a.message.idempotenceKey > b.message.idempotenceKey ? 1 : 0));
+  const chunks: ResultMessage[][] = [];
+  let current: ResultMessage[] = [];
+  let bytes = ENVELOPE_BYTES;
+  for (const { message, bytes: size } of encoded) {
+    const added = size + (current.length > 0 ? 1 : 0);
+    if (current.length > 0 && (current.length >= delivery.maxJobResults || bytes + added > delivery.maxJobBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = ENVELOPE_BYTES;
+    }
+    bytes += size + (current.length > 0 ? 1 : 0);
+    current.push(message);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks.map((results) => ({
+    name: resultChunkName(results.map((m) => m.externalId)),
+    data: { v: 1, kind: 'results', results },
+    opts: {
+      jobId: resultChunkId(results.map((m) => m.idempotenceKey)),
+      attempts: delivery.maxDeliveries,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: { age: completed.age, count: completed.count },
+      removeOnFail: { age: failed.age, count: failed.count },
+    },
+  }));
 }
 
 /** Whether the task's in-fleet hooks (`onResult`/`onFailure`) are on. */

@@ -57,18 +57,22 @@ export interface TaskLimits {
   maxOutputTokensCeiling: number;
 }
 
-/** BullMQ retention of finished results-queue jobs: whichever bound is hit first applies. */
+/** BullMQ retention of finished results jobs: whichever bound is hit first applies. */
 export interface RetentionBound {
   /** Seconds a finished job is kept. */
   age: number;
-  /** Finished jobs kept at most. */
+  /** Finished jobs kept at most (jobs, not results: each holds up to `maxJobResults` results). */
   count: number;
 }
 
-/** Where a task's final results go, what they carry, and how long Redis keeps them. */
+/**
+ * Where a task's final results go, what they carry, and how much of Redis they may take.
+ * Results travel in jobs of many: each committed chunk of results becomes one job on
+ * `results.<task>` (or a few, split at `maxJobResults` / `maxJobBytes`).
+ */
 export interface ResultDelivery {
   /**
-   * `queue`: a job per final result on `results.<task>` (for the producer client); `hook`: the
+   * `queue`: jobs of final results on `results.<task>` (for the producer client); `hook`: the
    * task's `onResult`/`onFailure` run in the fleet. `[]` delivers nothing (results stay in PostgreSQL).
    */
   channels: ReadonlyArray<'queue' | 'hook'>;
@@ -76,15 +80,27 @@ export interface ResultDelivery {
   payload: 'full' | 'ids';
   /** A full message whose JSON is larger than this many bytes is sent as ids only (`outputOmitted: 'too_large'`). */
   maxPayloadBytes: number;
+  /** Results in one job at most. */
+  maxJobResults: number;
+  /** JSON bytes of one job's data at most (a single message larger than this goes in a job of its own). */
+  maxJobBytes: number;
   retention: {
-    /** Consumed (completed) result jobs: BullMQ `removeOnComplete`. */
+    /** Consumed (completed) results jobs: BullMQ `removeOnComplete`, counted in jobs. */
     completed: RetentionBound;
-    /** Result jobs whose consumer gave up (failed): BullMQ `removeOnFail`. */
+    /** Results jobs whose consumer gave up (failed): BullMQ `removeOnFail`, counted in jobs. */
     failed: RetentionBound;
-    /** Unconsumed result jobs kept at most; beyond it the oldest are dropped (they stay in PostgreSQL). */
+    /**
+     * Unconsumed RESULTS (not jobs) kept at most: after each publish, the oldest waiting jobs are
+     * dropped whole until the results still waiting are at most this many (the dropped ones stay
+     * in PostgreSQL and are counted, see `client.status().dropped`).
+     */
     maxWaiting: number;
   };
-  /** Deliveries of one result to `onResult` consumers before its job fails (at least once, with backoff). */
+  /**
+   * Runs of one results job by `onResult` consumers before it fails: each run that throws counts
+   * (the next run resumes at the result that threw), so no result is handed to a consumer more
+   * than this many times, except after a consumer died mid-job.
+   */
   maxDeliveries: number;
 }
 
@@ -93,21 +109,26 @@ export interface DeliveryOptions {
   channels?: ResultDelivery['channels'];
   payload?: ResultDelivery['payload'];
   maxPayloadBytes?: number;
+  maxJobResults?: number;
+  maxJobBytes?: number;
   retention?: { completed?: Partial<RetentionBound>; failed?: Partial<RetentionBound>; maxWaiting?: number };
   maxDeliveries?: number;
 }
 
 /**
- * Defaults that cannot fill Redis: at most 10,000 unconsumed + 1,000 consumed + 1,000 failed jobs
- * of at most 8 KiB of payload each, per task (see `resultMemoryBound`).
+ * Defaults that cannot fill Redis: per task, at most 10,000 unconsumed results of at most 8 KiB
+ * each, plus 10 consumed and 10 failed jobs of at most 1,000 results or 1 MiB each (see
+ * `resultMemoryBound`).
  */
 export const DEFAULT_DELIVERY: ResultDelivery = {
   channels: ['queue', 'hook'],
   payload: 'full',
   maxPayloadBytes: 8_192,
+  maxJobResults: 1_000,
+  maxJobBytes: 1_048_576,
   retention: {
-    completed: { age: 3_600, count: 1_000 },
-    failed: { age: 7 * 24 * 3_600, count: 1_000 },
+    completed: { age: 3_600, count: 10 },
+    failed: { age: 7 * 24 * 3_600, count: 10 },
     maxWaiting: 10_000,
   },
   maxDeliveries: 5,
@@ -121,6 +142,8 @@ export function resolveDelivery(task: Pick<AnyTask, 'name' | 'delivery'>): Resul
     channels: d.channels ?? DEFAULT_DELIVERY.channels,
     payload: d.payload ?? DEFAULT_DELIVERY.payload,
     maxPayloadBytes: d.maxPayloadBytes ?? DEFAULT_DELIVERY.maxPayloadBytes,
+    maxJobResults: d.maxJobResults ?? DEFAULT_DELIVERY.maxJobResults,
+    maxJobBytes: d.maxJobBytes ?? DEFAULT_DELIVERY.maxJobBytes,
     retention: {
       completed: { ...DEFAULT_DELIVERY.retention.completed, ...r.completed },
       failed: { ...DEFAULT_DELIVERY.retention.failed, ...r.failed },
@@ -133,6 +156,8 @@ export function resolveDelivery(task: Pick<AnyTask, 'name' | 'delivery'>): Resul
   if (out.payload !== 'full' && out.payload !== 'ids') throw bad('payload', `must be "full" or "ids", not "${String(out.payload)}"`);
   const counts: Array<[string, number]> = [
     ['maxPayloadBytes', out.maxPayloadBytes],
+    ['maxJobResults', out.maxJobResults],
+    ['maxJobBytes', out.maxJobBytes],
     ['retention.completed.age', out.retention.completed.age],
     ['retention.completed.count', out.retention.completed.count],
     ['retention.failed.age', out.retention.failed.age],

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { query, execute } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { processBatch } from '../../src/pipeline/process/index.ts';
+import { countResults } from '../../src/queues/result-chunks.ts';
 import { classifyTicket, defineTask, parseJsonContent } from '../../src/tasks/index.ts';
 import { TaskRegistry } from '../../src/tasks/registry.ts';
 import countingRegistry, { HOOK_TABLE_SQL, withCountingHooks } from '../fixtures/counting-tasks.ts';
@@ -207,8 +208,8 @@ describe('idempotent processing', () => {
                 (select coalesce(sum(cost_usd), 0)::float8 from items) as item_cost, (select coalesce(sum(cost_usd), 0)::float8 from attempts) as attempt_cost,
                 (select count(*)::int from items where status = 'succeeded') as succeeded, (select count(*)::int from items where status = 'queued') as queued`,
       );
-      const results = await harness.ctx.queues.resultsFor('classify-ticket').getJobCounts('waiting');
-      return { ...s!, announced: results.waiting ?? 0 };
+      const results = await countResults(harness.ctx.queues.resultsFor('classify-ticket'));
+      return { ...s!, announced: results.waiting };
     };
     const [a, b] = await Promise.all([processBatch(harness.ctx, batch!.id), processBatch(harness.ctx, batch!.id)]);
     expect([a.kind, b.kind].sort()).toEqual(expect.arrayContaining(['processed']));

@@ -4,6 +4,7 @@ import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { summarizeRun } from '../../src/store/read-models/index.ts';
 import { QUEUES, resultsQueueName } from '../../src/queues/names.ts';
+import { countResults } from '../../src/queues/result-chunks.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';
 import { expectOneProviderBatchPerBatch } from '../support/provider-checks.ts';
@@ -62,8 +63,8 @@ describe('the pipeline end to end', () => {
     expect(batches).toEqual([{ status: 'processed', n: expect.any(Number) }]);
     expect(await h.ctx.budget.used('gpt-4o-mini')).toBe(0);
 
-    const results = await Promise.all(['classify-ticket', 'summarize-article'].map((t) => h.ctx.queues.resultsFor(t).getJobCounts('waiting')));
-    expect(results[0]!.waiting! + results[1]!.waiting!).toBe(300);
+    const results = await Promise.all(['classify-ticket', 'summarize-article'].map((t) => countResults(h.ctx.queues.resultsFor(t))));
+    expect(results[0]!.waiting + results[1]!.waiting).toBe(300);
     expect(resultsQueueName('classify-ticket')).toBe('results.classify-ticket');
 
     // One provider batch per built batch: the simulator saw each of our batch ids exactly once.

@@ -1,11 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createClient, EnqueueValidationError, ResultPayloadError, type TaskResult } from '../../src/client/index.ts';
+import { createClient, EnqueueValidationError, ResultMessageError, ResultPayloadError, type TaskResult } from '../../src/client/index.ts';
 import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { clearHoldNotice, publishHoldNotice } from '../../src/queues/notices.ts';
 import { resultsQueueName } from '../../src/queues/names.ts';
-import { defineTask, OutputValidationError } from '../../src/tasks/contract.ts';
+import { countResults, resultChunkId, resultChunkName } from '../../src/queues/result-chunks.ts';
+import { resultMessage, type CommittedResult } from '../../src/queues/result-jobs.ts';
+import { publishResults } from '../../src/queues/result-publisher.ts';
+import { defineTask, OutputValidationError, resolveDelivery, type AnyTask } from '../../src/tasks/contract.ts';
 import { classifyTicket } from '../../src/tasks/index.ts';
 import { TaskRegistry } from '../../src/tasks/registry.ts';
 import { HOOK_TABLE_SQL, withCountingHooks } from '../fixtures/counting-tasks.ts';
@@ -27,7 +32,10 @@ const alwaysRejected = defineTask({
 /** Announces ids only: the output is read from PostgreSQL by a client that has `db`. */
 const idsOnly = defineTask({ ...classifyTicket, name: 'ids-only', delivery: { payload: 'ids' } });
 
-const registry = new TaskRegistry([withCountingHooks(classifyTicket), alwaysRejected, idsOnly]);
+/** Results in jobs of at most 7: one enqueue's results span many jobs. */
+const smallJobs = defineTask({ ...classifyTicket, name: 'small-jobs', delivery: { maxJobResults: 7 } });
+
+const registry = new TaskRegistry([withCountingHooks(classifyTicket), alwaysRejected, idsOnly, smallJobs]);
 let h: TestHarness;
 
 beforeAll(async () => {
@@ -67,6 +75,27 @@ describe('the producer client', () => {
       // Already published: wait() finds them by scanning the queue, in the order asked.
       const again = await client.wait(items.map((i) => i.externalId).reverse(), { timeout: 10_000 });
       expect(again.map((r) => r.externalId)).toEqual(items.map((i) => i.externalId).reverse());
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('finds the results of one enqueue spread over many jobs, as they come and later', async () => {
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [smallJobs] });
+    try {
+      const items = tickets('multi', 30);
+      const handle = await client.enqueue(smallJobs, items);
+      const seen = new Set<string>();
+      for await (const r of handle.results({ timeout: 50_000 })) seen.add(r.externalId);
+      expect(seen).toEqual(new Set(items.map((i) => i.externalId)));
+      const jobs = await h.ctx.queues.resultsFor('small-jobs').getJobs(['waiting'], 0, -1);
+      expect(jobs.length).toBeGreaterThanOrEqual(5);
+      for (const job of jobs) expect(job.data.results.length).toBeLessThanOrEqual(7);
+      // Published before the call: wait() scans the jobs' names, then reads the ones that may hold the ids.
+      const some = [items[29]!.externalId, items[0]!.externalId, items[13]!.externalId];
+      const again = await client.wait(some, { timeout: 10_000 });
+      expect(again.map((r) => r.externalId)).toEqual(some);
+      expect((await client.status(smallJobs)).results.waiting).toBe(30);
     } finally {
       await client.close();
     }
@@ -128,7 +157,8 @@ describe('the producer client', () => {
       const results = await handle.wait({ timeout: 50_000 });
       expect(results.every((r) => r.status === 'succeeded' && typeof r.output.summary === 'string')).toBe(true);
       const [job] = await h.ctx.queues.resultsFor('ids-only').getWaiting(0, 0);
-      expect(job!.data).not.toHaveProperty('output');
+      expect(job!.data.kind).toBe('results');
+      for (const message of job!.data.results) expect(message).not.toHaveProperty('output');
       await expect(withoutDb.wait(items.map((i) => i.externalId), { timeout: 10_000 })).rejects.toBeInstanceOf(ResultPayloadError);
     } finally {
       await withDb.close();
@@ -160,11 +190,108 @@ describe('the producer client', () => {
       expect(status.held!.expectedWaitMs).toBeGreaterThan(0);
       expect(status.held!.expectedWaitMs).toBeLessThanOrEqual(15_000);
       expect(status.results.waiting + status.results.completed).toBeGreaterThan(0);
+      expect(status.jobs.waiting + status.jobs.completed).toBeGreaterThan(0);
+      expect(status.jobs.waiting).toBeLessThanOrEqual(status.results.waiting); // results, counted from the jobs that hold them
+      expect(status.results).toEqual(await countResults(h.ctx.queues.resultsFor('classify-ticket')));
       await clearHoldNotice(h.ctx.redis, h.prefix, 'classify-ticket');
       expect((await client.status('classify-ticket')).held).toBeNull();
       expect(resultsQueueName('classify-ticket')).toBe('results.classify-ticket');
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('results jobs of many results', () => {
+  const direct = (name: string, delivery: AnyTask['delivery'] = {}) => defineTask({ ...classifyTicket, name, delivery });
+  const committed = (run: string, i: number): CommittedResult => ({
+    id: randomUUID(), external_id: `${run}-${i}`, status: 'succeeded', output: { category: 'bug', priority: 'low', summary: `ticket ${i}` },
+    error_code: null, error_message: null, attempts: 1, requeues: 0, input_tokens: 10, cached_tokens: 0, output_tokens: 5, cost_usd: 0.00001,
+    finished_at: new Date(), history: null,
+  });
+  const queueFor = (task: AnyTask) => new Queue(resultsQueueName(task.name), { connection: h.ctx.redis, prefix: h.prefix });
+
+  it('publishes a committed chunk as jobs whose ids come from their results, so publishing it again adds nothing', async () => {
+    const task = direct('chunk-ids', { maxJobResults: 5 });
+    const queue = queueFor(task);
+    try {
+      const rows = Array.from({ length: 12 }, (_, i) => committed('ids', i));
+      expect(await publishResults(queue, h.ctx.redis, task, rows)).toBe(12);
+      const jobs = await queue.getJobs(['waiting'], 0, -1);
+      expect(jobs.map((j) => j.data.results.length).sort()).toEqual([2, 5, 5]);
+      for (const job of jobs) {
+        expect(job.id).toBe(resultChunkId(job.data.results.map((m: { idempotenceKey: string }) => m.idempotenceKey)));
+        expect(job.name).toBe(resultChunkName(job.data.results.map((m: { externalId: string }) => m.externalId)));
+      }
+      await publishResults(queue, h.ctx.redis, task, [...rows].reverse());
+      expect(await queue.getWaitingCount()).toBe(3);
+      expect((await countResults(queue)).waiting).toBe(12);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('resumes a job at the result whose handler threw, handing that one out again as delivery 2 and the ones before it not again', async () => {
+    const task = direct('chunk-retry');
+    const queue = queueFor(task);
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [task] });
+    const calls: Array<[string, number]> = [];
+    try {
+      await publishResults(queue, h.ctx.redis, task, Array.from({ length: 10 }, (_, i) => committed('retry', i)));
+      const [job] = await queue.getJobs(['waiting'], 0, -1);
+      const order = job!.data.results.map((m: { externalId: string }) => m.externalId) as string[];
+      let thrown = false;
+      const consumer = await client.onResult(task, (result, info) => {
+        calls.push([result.externalId, info.deliveryAttempt]);
+        if (result.externalId === order[4] && !thrown) {
+          thrown = true;
+          throw new Error('consumer hiccup');
+        }
+      });
+      try {
+        await waitFor('the job completed after one retry', async () => (await queue.getCompletedCount()) === 1, 30_000);
+      } finally {
+        await consumer.close();
+      }
+      expect(calls).toEqual([
+        ...order.slice(0, 5).map((id) => [id, 1]),
+        [order[4], 2],
+        ...order.slice(5).map((id) => [id, 1]),
+      ]);
+      expect(await queue.getFailedCount()).toBe(0);
+    } finally {
+      await client.close();
+      await queue.close();
+    }
+  });
+
+  it('skips a message that is not a result message alone, and reads a per-result job of a fleet from before chunks', async () => {
+    const task = direct('chunk-odd');
+    const delivery = resolveDelivery(task);
+    const queue = queueFor(task);
+    const client = createClient({ redis: h.ctx.redis, prefix: h.prefix, tasks: [task] });
+    try {
+      const [a, b, old] = ['a', 'b', 'old'].map((id) => resultMessage(task.name, { ...committed('odd', 0), external_id: `odd-${id}` }, delivery));
+      await queue.add(resultChunkName(['odd-a', 'odd-b']), { v: 1, kind: 'results', results: [a, { v: 1, externalId: 'odd-bad' }, b] }, { jobId: resultChunkId([a!.idempotenceKey, 'bad', b!.idempotenceKey]) });
+      await queue.add('odd-old', old, { jobId: old!.idempotenceKey }); // how fleets before chunks published a result
+      const found = await client.wait(['odd-old', 'odd-b'], { timeout: 10_000 });
+      expect(found.map((r) => r.externalId)).toEqual(['odd-old', 'odd-b']);
+
+      const handled: string[] = [];
+      const invalid: ResultMessageError[] = [];
+      const consumer = await client.onResult(task, (r) => void handled.push(r.externalId), { onInvalid: (e) => invalid.push(e) });
+      try {
+        await waitFor('both jobs completed', async () => (await queue.getCompletedCount()) === 2, 30_000);
+        expect(consumer.skipped).toBe(1);
+      } finally {
+        await consumer.close();
+      }
+      expect(handled.sort()).toEqual(['odd-a', 'odd-b', 'odd-old']);
+      expect(invalid.map((e) => e.index)).toEqual([1]);
+      expect(await queue.getFailedCount()).toBe(0);
+    } finally {
+      await client.close();
+      await queue.close();
     }
   });
 });

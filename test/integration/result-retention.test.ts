@@ -1,7 +1,9 @@
 /*
- * Redis memory of result jobs with the default delivery settings: 100,000 results go through the
- * fleet's publisher (the code `announce` runs after each commit), first with nobody consuming,
- * then with a consumer draining the queue. Both stay under `resultMemoryBound(DEFAULT_DELIVERY)`.
+ * Redis memory of results jobs. 100,000 results go through the fleet's publisher with the default
+ * delivery settings (the code `recordResults` runs after each commit, chunks of 1,000), first with
+ * nobody consuming, then with a consumer draining the queue. Then the worst layout for the bound,
+ * one result per job, on a task with small settings. Every key of the results queue (job hashes,
+ * lists, sets, the event stream) stays under `resultMemoryBound` of the task's settings.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -9,27 +11,35 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client/index.ts';
 import { resultsQueueName } from '../../src/queues/names.ts';
+import { countResults } from '../../src/queues/result-chunks.ts';
 import { resultMemoryBound, type CommittedResult } from '../../src/queues/result-jobs.ts';
 import { droppedResultsKey, publishResults } from '../../src/queues/result-publisher.ts';
-import { DEFAULT_DELIVERY } from '../../src/tasks/contract.ts';
+import { DEFAULT_DELIVERY, defineTask, resolveDelivery, type AnyTask } from '../../src/tasks/contract.ts';
 import { classifyTicket } from '../../src/tasks/index.ts';
 import { deletePrefix, REDIS_URL } from '../support/fleet.ts';
+import { resultMessages } from '../support/results.ts';
 import { waitFor } from '../support/wait.ts';
 
 const RESULTS = 100_000;
 const CHUNK = 1_000;
 const prefix = `bft-ret-${randomUUID().slice(0, 8)}`;
 const task = classifyTicket;
+/** One result per job, few kept: the layout where per-job overhead weighs most. */
+const tiny = defineTask({
+  ...classifyTicket,
+  name: 'ret-tiny',
+  delivery: { maxPayloadBytes: 1_024, maxJobResults: 1, retention: { maxWaiting: 1_000, completed: { count: 50 }, failed: { count: 50 } } },
+});
 let redis: Redis;
-let queue: Queue;
+const queues: Queue[] = [];
 
-/** Bytes held by every Redis key of the task's results queue (job hashes, lists, sets, event stream). */
-async function resultsMemory(): Promise<{ bytes: number; keys: number }> {
+/** Bytes held by every Redis key of a task's results queue (job hashes, lists, sets, event stream). */
+async function resultsMemory(of: AnyTask): Promise<{ bytes: number; keys: number }> {
   let cursor = '0';
   let bytes = 0;
   let keys = 0;
   do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:${resultsQueueName(task.name)}:*`, 'COUNT', 2_000);
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:${resultsQueueName(of.name)}:*`, 'COUNT', 2_000);
     cursor = next;
     if (found.length === 0) continue;
     const pipeline = redis.pipeline();
@@ -50,48 +60,87 @@ function committed(i: number): CommittedResult {
   };
 }
 
+function queueOf(of: AnyTask): Queue {
+  const queue = new Queue(resultsQueueName(of.name), { connection: redis, prefix });
+  queues.push(queue);
+  return queue;
+}
+
+/** Consumes the task's queue until nothing waits; returns the results handled. */
+async function drain(of: AnyTask, queue: Queue): Promise<number> {
+  const client = createClient({ redis, prefix, tasks: [of] });
+  let handled = 0;
+  const consumer = await client.onResult(of.name, () => void handled++, { concurrency: 5 });
+  try {
+    await waitFor('the backlog consumed', async () => (await queue.getWaitingCount()) === 0 && (await queue.getActiveCount()) === 0, 120_000, 250);
+  } finally {
+    await consumer.close();
+    await client.close();
+  }
+  return handled;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
 beforeAll(async () => {
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(resultsQueueName(task.name), { connection: redis, prefix });
 });
 afterAll(async () => {
-  await queue?.close();
+  await Promise.all(queues.map((q) => q.close()));
   await deletePrefix(prefix);
   redis?.disconnect();
 });
 
-describe('result jobs in Redis with the default delivery settings', () => {
-  it('stay under the configured bound after 100,000 results, consumed or not', async () => {
+describe('results jobs in Redis', () => {
+  it('stay under the bound of the default settings after 100,000 results, consumed or not', async () => {
+    const queue = queueOf(task);
     const bound = resultMemoryBound(DEFAULT_DELIVERY);
+    const { maxWaiting, completed } = DEFAULT_DELIVERY.retention;
     for (let i = 0; i < RESULTS; i += CHUNK) {
       await publishResults(queue, redis, task, Array.from({ length: CHUNK }, (_, j) => committed(i + j)));
     }
-    const idle = await resultsMemory();
-    const counts = await queue.getJobCounts('waiting', 'completed', 'failed');
+    const idle = await resultsMemory(task);
+    const jobs = await queue.getJobCounts('waiting', 'completed', 'failed');
+    const results = await countResults(queue);
     const dropped = Number(await redis.get(droppedResultsKey(prefix, task.name)));
-    console.log(`nobody consuming: ${counts.waiting} waiting, ${dropped} dropped, ${idle.keys} keys, ${(idle.bytes / 2 ** 20).toFixed(1)} MiB of ${(bound / 2 ** 20).toFixed(1)} MiB bound`);
-    expect(counts.waiting).toBe(DEFAULT_DELIVERY.retention.maxWaiting);
-    expect(dropped).toBe(RESULTS - DEFAULT_DELIVERY.retention.maxWaiting);
+    console.log(`nobody consuming: ${results.waiting} results in ${jobs.waiting} jobs waiting, ${dropped} dropped, ${idle.keys} keys, ${mib(idle.bytes)} of ${mib(bound)} bound`);
+    expect(results.waiting).toBe(maxWaiting);
+    expect(jobs.waiting).toBe(maxWaiting / CHUNK);
+    expect(dropped).toBe(RESULTS - maxWaiting);
     expect(idle.bytes).toBeLessThan(bound);
     // The newest results are the ones kept.
-    const kept = (await queue.getWaiting(0, -1)).map((job) => Number(job.name.slice('ret-'.length)));
-    expect(Math.min(...kept)).toBe(RESULTS - DEFAULT_DELIVERY.retention.maxWaiting);
+    const kept = (await resultMessages(queue, ['waiting'])).map((m) => Number(m.externalId.slice('ret-'.length)));
+    expect(kept).toHaveLength(maxWaiting);
+    expect(Math.min(...kept)).toBe(RESULTS - maxWaiting);
     expect(Math.max(...kept)).toBe(RESULTS - 1);
 
-    const client = createClient({ redis, prefix, tasks: [task] });
-    let handled = 0;
-    const consumer = await client.onResult(task, () => void handled++, { concurrency: 50 });
-    try {
-      await waitFor('the backlog consumed', async () => (await queue.getWaitingCount()) === 0 && (await queue.getActiveCount()) === 0, 120_000, 250);
-    } finally {
-      await consumer.close();
-      await client.close();
-    }
-    const drained = await resultsMemory();
+    const handled = await drain(task, queue);
+    const drained = await resultsMemory(task);
     const after = await queue.getJobCounts('waiting', 'completed', 'failed');
-    console.log(`after a consumer drained it: ${handled} handled, ${after.completed} completed kept, ${drained.keys} keys, ${(drained.bytes / 2 ** 20).toFixed(1)} MiB`);
-    expect(handled).toBe(DEFAULT_DELIVERY.retention.maxWaiting);
-    expect(after.completed).toBeLessThanOrEqual(DEFAULT_DELIVERY.retention.completed.count);
-    expect(drained.bytes).toBeLessThan(idle.bytes);
+    console.log(`after a consumer drained it: ${handled} handled, ${after.completed} completed jobs kept, ${drained.keys} keys, ${mib(drained.bytes)}`);
+    expect(handled).toBe(maxWaiting);
+    expect(after.completed).toBeLessThanOrEqual(completed.count);
+    expect(drained.bytes).toBeLessThan(bound);
   }, 600_000);
+
+  it('stay under the bound with one result per job, the layout its per-job overhead is for', async () => {
+    const queue = queueOf(tiny);
+    const delivery = resolveDelivery(tiny);
+    const bound = resultMemoryBound(delivery);
+    const total = 2_500;
+    for (let i = 0; i < total; i++) await publishResults(queue, redis, tiny, [committed(i)]);
+    const idle = await resultsMemory(tiny);
+    const results = await countResults(queue);
+    const dropped = Number(await redis.get(droppedResultsKey(prefix, tiny.name)));
+    console.log(`one per job, nobody consuming: ${results.waiting} waiting, ${dropped} dropped, ${idle.keys} keys, ${mib(idle.bytes)} of ${mib(bound)} bound`);
+    expect(results.waiting).toBe(delivery.retention.maxWaiting);
+    expect(await queue.getWaitingCount()).toBe(delivery.retention.maxWaiting);
+    expect(dropped).toBe(total - delivery.retention.maxWaiting);
+    expect(idle.bytes).toBeLessThan(bound);
+
+    expect(await drain(tiny, queue)).toBe(delivery.retention.maxWaiting);
+    const drained = await resultsMemory(tiny);
+    expect(await queue.getCompletedCount()).toBeLessThanOrEqual(delivery.retention.completed.count);
+    expect(drained.bytes).toBeLessThan(bound);
+  }, 300_000);
 });

@@ -10,10 +10,12 @@ import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { costPair } from '../../src/pricing/index.ts';
 import { ROLES } from '../../src/queues/names.ts';
+import { countResults } from '../../src/queues/result-chunks.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { checkInvariants, describeState, enqueueItems, progress, violations } from '../chaos/chaos.ts';
 import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
 import { ProcessGroup, waitForWorkers, workerEnv } from '../support/processes.ts';
+import { resultMessages } from '../support/results.ts';
 import { waitFor } from '../support/wait.ts';
 import { expectOneProviderBatchPerBatch } from '../support/provider-checks.ts';
 
@@ -83,12 +85,12 @@ describe('scaling out: two processes of every role', () => {
     );
     expect(rows).toEqual({ attempts: ITEMS, distinct_attempts: ITEMS, outputs: ITEMS, hooks: ITEMS, distinct_hooks: ITEMS });
 
-    // One results-queue job per item (each message names its item).
+    // One result message per item on the results queues (each message names its item).
     const tasks = ['classify-ticket', 'summarize-article'];
-    const announced = await Promise.all(tasks.map((t) => h.ctx.queues.resultsFor(t).getJobCounts('waiting', 'completed', 'failed', 'active', 'delayed')));
+    const announced = await Promise.all(tasks.map((t) => countResults(h.ctx.queues.resultsFor(t))));
     expect(announced.reduce((a, c) => a + Object.values(c).reduce((x, y) => x + y, 0), 0)).toBe(ITEMS);
     const announcedIds = new Set<string>();
-    for (const t of tasks) for (const job of await h.ctx.queues.resultsFor(t).getWaiting(0, ITEMS)) announcedIds.add((job.data as { itemId: string }).itemId);
+    for (const t of tasks) for (const message of await resultMessages(h.ctx.queues.resultsFor(t), ['waiting'])) announcedIds.add(message.itemId);
     const itemIds = await query<{ id: string }>(h.ctx.db, 'select id::text as id from items');
     expect(announcedIds.size).toBe(ITEMS);
     expect(itemIds.every((i) => announcedIds.has(i.id))).toBe(true);

@@ -7,6 +7,7 @@ import { SyncRunner } from '../../src/pipeline/sync.ts';
 import { claimItems } from '../../src/pipeline/claim.ts';
 import { intake } from '../../src/pipeline/intake.ts';
 import { costPair } from '../../src/pricing/index.ts';
+import { countResults } from '../../src/queues/result-chunks.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
 import { createContext, type OwnedContext } from '../../src/runtime/context.ts';
 import { classifyTicket, OutputValidationError, type AnyTask } from '../../src/tasks/index.ts';
@@ -95,7 +96,7 @@ describe('sync mode (F13)', () => {
               count(*) filter (where kind = 'failure')::int as failure from hook_calls`,
     );
     expect(hooks).toEqual({ result: 20, distinct_items: 20, failure: 0 });
-    const announced = await harness.ctx.queues.resultsFor('classify-sync').getJobCounts('waiting');
+    const announced = await countResults(harness.ctx.queues.resultsFor('classify-sync'));
     expect(announced.waiting).toBe(20);
 
     // Chunks are batch rows marked as sync: no file, no provider batch, processed, rolled up.
