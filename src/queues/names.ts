@@ -33,5 +33,4 @@ export const jobIds = {
   submit: (batchId: string, submission: number) => `submit-${batchId}-${submission}`,
   poll: (batchId: string, submission: number) => `poll-${batchId}-${submission}`,
   process: (batchId: string) => `process-${batchId}`,
-  result: (itemId: string) => `result-${itemId}`,
 };
