@@ -138,8 +138,9 @@ export class WorkerProcess {
   }
 
   /**
-   * SIGTERM, then waits up to `timeoutMs` for the exit. Returns the exit and how long it took;
-   * a child still alive after `timeoutMs` is SIGKILLed and reported with `timedOut: true`.
+   * SIGTERM, then waits up to `timeoutMs` for the exit. Returns the exit and how long it took (for
+   * reports only: a loaded machine makes it slower, so no test asserts it); a child still alive
+   * after `timeoutMs` is SIGKILLed and reported with `timedOut: true`.
    */
   async terminate(timeoutMs: number): Promise<{ exit: ExitInfo; ms: number; timedOut: boolean }> {
     const started = Date.now();
