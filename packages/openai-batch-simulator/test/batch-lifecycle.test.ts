@@ -63,7 +63,7 @@ describe('batch lifecycle', () => {
   it('advances with a running clock (time scale) without anyone advancing it', async () => {
     const t = await startTestSimulator({ timeScale: 100_000 });
     const created = await createBatch(t.client, chatLines(3));
-    const done = await waitForStatus(t.client, created.id, 'completed', 20_000);
+    const done = await waitForStatus(t.client, created.id, 'completed', 45_000);
     expect(done.request_counts).toEqual({ total: 3, completed: 3, failed: 0 });
   });
 

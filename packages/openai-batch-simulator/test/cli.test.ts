@@ -13,7 +13,7 @@ describe('runSimulatorCli', () => {
     try {
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 90_000; // starting node + tsx on a loaded machine: a hang detector, not a speed claim
       while (!/openai-batch-simulator: http:\/\/\S+\/v1.*\n/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const url = /openai-batch-simulator: (http:\/\/\S+\/v1)/.exec(out)?.[1];
       expect(url, out).toBeDefined();
@@ -26,5 +26,5 @@ describe('runSimulatorCli', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  });
+  }, 180_000);
 });

@@ -38,6 +38,8 @@ describe('control-plane faults', () => {
     const t = await startTestSimulator({ scenario: { httpFaults: { slowRate: 1, slowMs: 300 } } });
     const started = performance.now();
     await t.client.batches.list();
+    expect(t.sim.stats().totals.faults.http_slow).toBe(1);
+    // A lower bound only (the answer waited for the fault's timer): load makes it later, never earlier.
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
   });
 

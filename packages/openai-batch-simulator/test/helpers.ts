@@ -272,8 +272,11 @@ export async function createBatch(
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Poll `fn` (real time, small steps) until it returns a truthy value. */
-export async function waitFor<T>(label: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+/**
+ * Poll `fn` (real time, small steps) until it returns a truthy value. The timeout only detects a
+ * condition that never comes (generous: the suite runs on loaded machines), it is no speed claim.
+ */
+export async function waitFor<T>(label: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 45_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

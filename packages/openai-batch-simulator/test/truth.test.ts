@@ -82,20 +82,26 @@ describe('reference token counting (OpenAI published rules, not any client estim
 });
 
 describe('wall-clock timestamps, accelerated durations', () => {
-  it('at x1000 a batch created now says created_at within 5 s of the wall clock, expires_at exactly +86400', async () => {
+  it('at x1000 a batch created now says created_at at the wall clock, expires_at exactly +86400', async () => {
     const hook = await receiver();
     const secret = `whsec_${Buffer.from('wall-clock-test-secret').toString('base64')}`;
     const t = await startTestSimulator({ timeScale: 1000, webhook: { url: hook.url, secret } });
+    // Timestamps are bracketed by the wall clock read before the request and after the answer,
+    // so a slow machine widens the bracket instead of failing it (±1 s: whole-second rounding).
+    const wallBefore = () => Math.floor(Date.now() / 1000) - 1;
+    const wallAfter = () => Math.ceil(Date.now() / 1000) + 1;
+    let before = wallBefore();
     const file = await t.client.files.create({ file: await toFile(Buffer.from(`${JSON.stringify(chatLine('a', 'hello'))}\n`), 'in.jsonl'), purpose: 'batch' });
-    const wallFile = Date.now() / 1000;
-    expect(Math.abs(file.created_at - wallFile)).toBeLessThanOrEqual(5);
+    expect(file.created_at).toBeGreaterThanOrEqual(before);
+    expect(file.created_at).toBeLessThanOrEqual(wallAfter());
     expect(file.expires_at).toBe(file.created_at + 30 * 86_400);
+    before = wallBefore();
     const b = await t.client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-    const wall = Date.now() / 1000;
-    expect(Math.abs(b.created_at - wall)).toBeLessThanOrEqual(5);
+    expect(b.created_at).toBeGreaterThanOrEqual(before);
+    expect(b.created_at).toBeLessThanOrEqual(wallAfter());
     expect(b.expires_at).toBe(b.created_at + 86_400);
     // 60 s validation + 300 s processing + 300 s finalizing of simulated time pass in well under a second...
-    const done = await waitForStatus(t.client, b.id, 'completed', 30_000);
+    const done = await waitForStatus(t.client, b.id, 'completed');
     const now = Date.now() / 1000;
     expect(done.expires_at).toBe(done.created_at + 86_400);
     // ...and every timestamp is wall-clock: never in the future, not 660 s after created_at.
@@ -105,18 +111,20 @@ describe('wall-clock timestamps, accelerated durations', () => {
       expect(at!).toBeLessThanOrEqual(Math.ceil(now));
     }
     const out = await t.client.files.retrieve(done.output_file_id!);
-    expect(Math.abs(out.created_at - now)).toBeLessThanOrEqual(5);
+    expect(out.created_at).toBeGreaterThanOrEqual(b.created_at);
+    expect(out.created_at).toBeLessThanOrEqual(Math.ceil(now));
     expect(out.expires_at).toBe(out.created_at + 30 * 86_400);
-    // The webhook's created_at is the wall-clock end of the batch, consistent with webhook-timestamp.
-    await waitFor('the webhook', async () => hook.received.length >= 1, 20_000);
+    // The webhook's created_at is the wall-clock end of the batch, consistent with webhook-timestamp
+    // (the real time of the delivery attempt: after the end, before the test reads it).
+    await waitFor('the webhook', async () => hook.received.length >= 1);
     const msg = hook.received[0]!;
     const event = JSON.parse(msg.body) as { created_at: number };
     expect(event.created_at).toBe(done.completed_at);
     const stamp = Number(msg.headers['webhook-timestamp']);
     expect(event.created_at).toBeLessThanOrEqual(stamp);
-    expect(stamp - event.created_at).toBeLessThanOrEqual(5);
+    expect(stamp).toBeLessThanOrEqual(wallAfter());
     await t.client.webhooks.unwrap(msg.body, msg.headers as Record<string, string>, secret);
-  });
+  }, 150_000);
 });
 
 describe('reasoning and cached tokens', () => {
