@@ -163,14 +163,26 @@ describe('batch endings', () => {
   });
 
   it('cancelled (by us, mid-run): partial results are kept and the rest is requeued and completes', async () => {
-    const harness = await start({ scenario: { name: 'slow', timeScale: 20, timing: { validationSeconds: 1, secondsPerRequest: 2, minProcessingSeconds: 10, finalizingSeconds: 1, cancellingSeconds: 5 } } });
+    // Simulated time stands still until the batch is cancelled: the test moves it to a point where
+    // 7 of 40 requests are done, so the cancel lands mid-run however slowly the fleet gets there.
+    const harness = await start({
+      scenario: { name: 'slow', timing: { validationSeconds: 1, secondsPerRequest: 2, minProcessingSeconds: 10, finalizingSeconds: 1, cancellingSeconds: 5 } },
+      simulator: { timeScale: 0 },
+    });
     await enqueueTickets(harness, 40);
+    await waitFor('the batch at the provider', async () => {
+      const [r] = await query<{ n: number }>(harness.ctx.db, `select count(*)::int as n from batches where provider_batch_id is not null`);
+      return r!.n > 0;
+    });
+    harness.sim.clock.advance(1); // validation
+    harness.sim.clock.advance(14); // 7 requests at 2 s each
     const [batch] = await waitFor('a batch in progress with some requests done', async () => {
       const rows = await query<{ id: string; provider_batch_id: string }>(harness.ctx.db, `select id, provider_batch_id from batches where status = 'in_progress' and completed_count > 5`);
       return rows.length ? rows : null;
     });
     await execute(harness.ctx.db, 'update batches set cancel_requested_at = now() where id = $1::uuid', batch!.id);
     await harness.ctx.provider.cancelBatch(batch!.provider_batch_id);
+    harness.sim.clock.setTimeScale(20);
     await allFinal(harness, 40);
     const rows = await facts(harness);
     expectConsistent(rows, 8, 10);

@@ -153,10 +153,11 @@ describe('reconcile after the fleet loses its Redis keys', () => {
         }
       })();
       try {
-        await waitFor('all 200 items final and every batch processed', async () => {
+        // Also at least six storms: how many fit into the run depends on the machine, not on reconcile.
+        await waitFor('all 200 items final and every batch processed, with six storms or more', async () => {
           const p = await progress(h.ctx.db);
-          return p.final === 200 && p.openBatches === 0;
-        }, 90_000, 200);
+          return p.final === 200 && p.openBatches === 0 && storms > 5;
+        }, 120_000, 200);
       } finally {
         done = true;
         await storm;
@@ -169,7 +170,7 @@ describe('reconcile after the fleet loses its Redis keys', () => {
       expectNoDuplicateProviderBatches(h, inv.batches);
       expect(await h.ctx.budget.used(MODEL)).toBe(0);
     });
-  }, 150_000);
+  }, 300_000);
 
   it('the periodic reconcile inside worker processes recovers a Redis loss mid-run on its own', async () => {
     const h = await harness({ scenario: 'happy' });
@@ -222,7 +223,7 @@ describe('reconcile after the fleet loses its Redis keys', () => {
       expect(await h.ctx.budget.used(MODEL)).toBe(0);
       console.log(`reconcile: Redis lost with ${atLoss.open} batches open and ${atLoss.processed} processed (${deleted} keys); ${inv.batches} batches in all`);
     });
-  }, 200_000);
+  }, 300_000);
 });
 
 describe('the orphan rule', () => {
@@ -286,5 +287,5 @@ describe('the orphan rule', () => {
 
     // Idempotent: a second pass finds nothing more to do.
     expect(await reconcile(h.ctx, { orphans: true })).toMatchObject({ orphanBatchesCancelled: 0, orphanFilesDeleted: 0 });
-  }, 60_000);
+  });
 });

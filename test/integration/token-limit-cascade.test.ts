@@ -13,9 +13,11 @@ afterEach(async () => {
 
 it('when another client fills the enqueued-token limit, refused batches back off and resubmit the same file until all are in', async () => {
   const L = 15_000;
+  // Simulated time runs at real speed until our first refusal is seen: the other service's batch
+  // (10,000 s of processing) cannot end first however slowly our fleet gets there; then x1000.
   h = await startHarness({
-    scenario: { name: 'shared-org', limits: { enqueuedTokens: { 'gpt-4o-mini': L } }, timing: { minProcessingSeconds: 10_000 } },
-    simulator: { organization: 'org-shared' },
+    scenario: { name: 'shared-org', limits: { enqueuedTokens: { 'gpt-4o-mini': L } }, timing: { validationSeconds: 1, minProcessingSeconds: 10_000 } },
+    simulator: { organization: 'org-shared', timeScale: 1 },
     env: { TOKEN_LIMITS: JSON.stringify({ 'gpt-4o-mini': L }) },
     roles: false,
   });
@@ -32,13 +34,14 @@ it('when another client fills the enqueued-token limit, refused batches back off
   await waitFor('a refusal for token_limit_exceeded', async () => {
     const [r] = await query<{ n: number }>(h!.ctx.db, 'select coalesce(sum(token_limit_failures), 0)::int as n from batches');
     return r!.n > 0;
-  }, 60_000, 50);
+  }, 120_000, 50);
   await other.batches.cancel(theirs.id);
+  h.sim.clock.setTimeScale(1_000);
 
   await waitFor('every item final', async () => {
     const [r] = await query<{ n: number }>(h!.ctx.db, `select count(*)::int as n from items where status in ('succeeded', 'failed')`);
     return r!.n === items.length;
-  }, 120_000);
+  }, 180_000);
 
   const [s] = await query<{ succeeded: number; ran: number; refusals: number; resubmitted: number }>(
     h.ctx.db,
@@ -57,4 +60,4 @@ it('when another client fills the enqueued-token limit, refused batches back off
   const ours = Object.values(h.sim.stats().clients).find((c) => c.batchesByMetadata.batchfleet_batch_id);
   const reused = Object.values(ours!.batchesByInputFile).filter((f) => f.count > 1);
   expect(reused.length).toBeGreaterThan(0);
-}, 200_000);
+}, 400_000);
