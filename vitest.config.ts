@@ -13,6 +13,12 @@ const shared = {
   fileParallelism: true,
   setupFiles: ['test/support/leak-guard.ts'],
 };
+/**
+ * Tests with real processes, Redis, PostgreSQL and the simulator wait on conditions (waitFor, 60 s by
+ * default); their own timeout must be longer, so a slow machine fails no test and a missing
+ * condition is reported by its waitFor, not by a bare timeout. Timeouts detect hangs, not slowness.
+ */
+const slow = { ...shared, testTimeout: 180_000, hookTimeout: 180_000 };
 
 export default defineConfig({
   // The simulator workspace package is imported from its TypeScript sources (no build step in dev;
@@ -24,8 +30,8 @@ export default defineConfig({
     maxWorkers: 2,
     projects: [
       { extends: true, test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      { extends: true, test: { ...shared, name: 'integration', include: ['test/integration/**/*.test.ts', 'test/package/**/*.test.ts'] } },
-      { extends: true, test: { ...shared, name: 'chaos', include: ['test/chaos/**/*.test.ts'] } },
+      { extends: true, test: { ...slow, name: 'integration', include: ['test/integration/**/*.test.ts', 'test/package/**/*.test.ts'] } },
+      { extends: true, test: { ...slow, name: 'chaos', include: ['test/chaos/**/*.test.ts'] } },
     ],
   },
 });

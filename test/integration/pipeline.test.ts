@@ -79,8 +79,8 @@ describe('the pipeline end to end', () => {
       await events.waitUntilReady();
       const first = await h.ctx.queues.intake.add('intake', { task: 'classify-ticket', items });
       const second = await h.ctx.queues.intake.add('intake', { task: 'classify-ticket', items: [...items, ...items] });
-      expect(await first.waitUntilFinished(events, 20_000)).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
-      expect(await second.waitUntilFinished(events, 20_000)).toEqual({ accepted: 0, duplicates: 2, rejected: [] });
+      expect(await first.waitUntilFinished(events, 60_000)).toEqual({ accepted: 2, duplicates: 0, rejected: [] });
+      expect(await second.waitUntilFinished(events, 60_000)).toEqual({ accepted: 0, duplicates: 2, rejected: [] });
     } finally {
       await events.close();
     }
@@ -100,7 +100,7 @@ describe('the pipeline end to end', () => {
       await events.waitUntilReady();
       for (const { payload, reason } of bad) {
         const job = await h.ctx.queues.intake.add('intake', payload);
-        await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(reason);
+        await expect(job.waitUntilFinished(events, 60_000)).rejects.toThrow(reason);
         const failed = await h.ctx.queues.intake.getJob(job.id!);
         expect(failed?.failedReason).toMatch(reason);
         expect(failed?.attemptsMade).toBe(1);
@@ -109,7 +109,7 @@ describe('the pipeline end to end', () => {
         task: 'classify-ticket',
         items: [{ externalId: 'bad-item', input: { subject: '' } }, { externalId: 'good-item', input: { subject: 'hi', body: 'there' } }],
       });
-      const outcome = await partly.waitUntilFinished(events, 20_000);
+      const outcome = await partly.waitUntilFinished(events, 60_000);
       expect(outcome.accepted).toBe(1);
       expect(outcome.rejected).toEqual([{ externalId: 'bad-item', reason: expect.stringMatching(/invalid input: (subject|body)/) }]);
     } finally {

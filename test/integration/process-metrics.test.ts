@@ -33,7 +33,7 @@ beforeAll(async () => {
   group = new ProcessGroup(
     workerEnv({ databaseUrl: h.database.url, redisUrl: REDIS_URL, prefix: h.prefix, simulatorUrl: h.sim.url, dataDir: h.config.dataDir }, { METRICS_PORT: String(port) }),
   );
-}, 60_000);
+});
 
 afterAll(async () => {
   await group?.stopAll();
