@@ -37,7 +37,11 @@ async function finalCount(runId: string): Promise<number> {
 describe('the pipeline end to end', () => {
   it('turns 300 items into validated results, each stored, hooked and announced once, at half the sync cost', async () => {
     await enqueue('e2e', 300);
-    await waitFor('all 300 items final', async () => (await finalCount('e2e')) === 300);
+    // Items are final before their batch is closed (processed, reservation released): wait for both.
+    await waitFor('all 300 items final, every batch processed and its reservation released', async () => {
+      const [open] = await query<{ n: number }>(h.ctx.db, `select count(*)::int as n from batches where status <> 'processed'`);
+      return (await finalCount('e2e')) === 300 && open!.n === 0 && (await h.ctx.budget.used('gpt-4o-mini')) === 0;
+    });
 
     const s = await summarizeRun(h.ctx.db, 'e2e-');
     expect(s).toMatchObject({ items: 300, succeeded: 300, failed: 0, pending: 0 });

@@ -154,9 +154,9 @@ describe('reconcile after the fleet loses its Redis keys', () => {
       })();
       try {
         // Also at least six storms: how many fit into the run depends on the machine, not on reconcile.
-        await waitFor('all 200 items final and every batch processed, with six storms or more', async () => {
+        await waitFor('all 200 items final, every batch processed, no reservation left, six storms or more', async () => {
           const p = await progress(h.ctx.db);
-          return p.final === 200 && p.openBatches === 0 && storms > 5;
+          return p.final === 200 && p.openBatches === 0 && storms > 5 && (await h.ctx.budget.used(MODEL)) === 0;
         }, 120_000, 200);
       } finally {
         done = true;
@@ -209,9 +209,9 @@ describe('reconcile after the fleet loses its Redis keys', () => {
       expect(deleted).toBeGreaterThan(0);
       await producer;
 
-      await waitFor('all 2,000 items final and every batch processed', async () => {
+      await waitFor('all 2,000 items final, every batch processed, no reservation left', async () => {
         const p = await progress(h.ctx.db);
-        return p.final === 2_000 && p.openBatches === 0;
+        return p.final === 2_000 && p.openBatches === 0 && (await h.ctx.budget.used(MODEL)) === 0;
       }, 120_000, 250);
       expect(group.crashed()).toEqual([]);
       await group.stopAll();

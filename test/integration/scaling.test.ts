@@ -57,12 +57,13 @@ describe('scaling out: two processes of every role', () => {
     }
     let peakConnections = 0;
     await waitFor(
-      `all ${ITEMS} items final and every batch processed`,
+      `all ${ITEMS} items final, every batch processed, no reservation left`,
       async () => {
         const [c] = await query<{ n: number }>(h.ctx.db, 'select count(*)::int as n from pg_stat_activity where datname = current_database()');
         peakConnections = Math.max(peakConnections, c!.n);
         const p = await progress(h.ctx.db);
-        return p.items === ITEMS && p.final === ITEMS && p.openBatches === 0 ? p : null;
+        // A batch is marked processed just before its reservation is released: wait for both.
+        return p.items === ITEMS && p.final === ITEMS && p.openBatches === 0 && (await h.ctx.budget.used('gpt-4o-mini')) === 0 ? p : null;
       },
       400_000, // generous: 5,000 items through 10 processes on a loaded 2-core machine
       500,
