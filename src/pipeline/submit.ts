@@ -100,6 +100,11 @@ function stillWithinVisibility(ctx: PipelineContext, startedAt: Date, what: stri
   return new NotVisibleYet({ kind: 'held', reason: `waiting for an earlier ${what} to show at the provider`, retryInMs: Math.min(left, 5_000) });
 }
 
+/** Another run of this submission recorded its intent first: it makes the call; this one waits and then looks. */
+function anotherRunStarted(what: string): NotVisibleYet {
+  return new NotVisibleYet({ kind: 'held', reason: `another run is making the ${what}`, retryInMs: 5_000 });
+}
+
 async function upload(ctx: PipelineContext, batch: BatchRecord): Promise<string | NotVisibleYet> {
   const filename = batchFileName(batch.id);
   if (batch.uploadStartedAt) {
@@ -116,7 +121,7 @@ async function upload(ctx: PipelineContext, batch: BatchRecord): Promise<string 
     // Built on another host (or its disk was lost): the file is rewritten from the claimed items.
     path = (await ctx.files.writeLines(batch.id, batchLines(ctx, ctx.registry.get(batch.task), batch.id))).path;
   }
-  await batches.recordIntent(ctx.db, batch.id, 'upload', ctx.now());
+  if (!(await batches.recordIntent(ctx.db, batch.id, 'upload', batch.uploadStartedAt ?? null, ctx.now()))) return anotherRunStarted('upload');
   const file = await refusedOutright(ctx, batch.id, 'upload', ctx.provider.uploadFile(path, filename));
   await batches.recordInputFile(ctx.db, batch.id, file.id);
   return file.id;
@@ -133,7 +138,7 @@ async function create(ctx: PipelineContext, batch: BatchRecord, inputFileId: str
     const wait = stillWithinVisibility(ctx, batch.createStartedAt, 'create');
     if (wait) return wait;
   }
-  await batches.recordIntent(ctx.db, batch.id, 'create', ctx.now());
+  if (!(await batches.recordIntent(ctx.db, batch.id, 'create', batch.createStartedAt ?? null, ctx.now()))) return anotherRunStarted('create');
   return refusedOutright(
     ctx,
     batch.id,

@@ -105,10 +105,16 @@ export async function startSubmitting(db: DbTx, id: string, at: Date): Promise<b
   return moved.length === 1;
 }
 
-/** Intent, recorded before the provider call so that a retry looks for the result first. */
-export async function recordIntent(db: DbTx, id: string, step: 'upload' | 'create', at: Date): Promise<void> {
+/**
+ * Intent, recorded before the provider call so that a retry looks for the result first. A
+ * compare-and-set on the value the caller read: of two runs that read the same row (a job
+ * re-created after a Redis loss while the first still runs), only one may call the provider.
+ */
+export async function recordIntent(db: DbTx, id: string, step: 'upload' | 'create', seen: Date | null, at: Date): Promise<boolean> {
   const col = raw(step === 'upload' ? 'upload_started_at' : 'create_started_at');
-  await run(db, sql`update batches set ${col} = ${at}::timestamptz where id = ${id}::uuid`);
+  const seenIso = seen === null ? null : new Date(seen).toISOString();
+  const n = await run(db, sql`update batches set ${col} = ${at}::timestamptz where id = ${id}::uuid and ${col} is not distinct from ${seenIso}::timestamptz`);
+  return n === 1;
 }
 
 /** Forgets an intent whose call the provider refused outright (nothing was made, so a retry need not look for it). */
