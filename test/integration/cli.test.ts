@@ -45,6 +45,12 @@ async function cli(args: string[], io: Partial<CliIO> = {}): Promise<Run> {
   return { code, out, err, json: () => JSON.parse(out) };
 }
 
+/** Runs the CLI and expects it to refuse: this exit code, exactly this one line on stderr. */
+async function expectRefusal(args: string[], code: number, err: string): Promise<void> {
+  const r = await cli(args);
+  expect({ code: r.code, err: r.err }).toEqual({ code, err });
+}
+
 async function one<T>(sql: string, ...params: unknown[]): Promise<T> {
   const [row] = await query<T>(h.ctx.db, sql, ...params);
   return row!;
@@ -123,9 +129,7 @@ describe('batchfleet CLI', () => {
     expect(batches.length).toBe(count.n);
     expect(batches.every((b) => b.task === 'classify-ticket' && b.status === 'processed')).toBe(true);
 
-    const bad = await cli(['items', '--status', 'nonsense']);
-    expect(bad.code).toBe(2);
-    expect(bad.err).toBe('batchfleet: --status "nonsense" is not a known item status; use one of: queued, batched, submitted, succeeded, failed, cancelled\n');
+    await expectRefusal(['items', '--status', 'nonsense'], 2, 'batchfleet: --status "nonsense" is not a known item status; use one of: queued, batched, submitted, succeeded, failed, cancelled\n');
   });
 
   it('show: an item with its attempt history, by id or by task + external id; a batch by our or the provider id', async () => {
@@ -158,9 +162,7 @@ describe('batchfleet CLI', () => {
     expect((await cli(['show', b.id, '--json'])).json().batch.id).toBe(b.id);
 
     const unknown = randomUUID();
-    const missing = await cli(['show', unknown]);
-    expect(missing.code).toBe(1);
-    expect(missing.err).toBe(`batchfleet: no item or batch ${unknown}; list them with \`batchfleet items\` or \`batchfleet batches\`\n`);
+    await expectRefusal(['show', unknown], 1, `batchfleet: no item or batch ${unknown}; list them with \`batchfleet items\` or \`batchfleet batches\`\n`);
   });
 
   it('cost --json: totals equal the sum over attempts; Batch cost is half the sync cost for gpt-4o-mini', async () => {
@@ -310,12 +312,8 @@ describe('batchfleet CLI', () => {
       expect(human).toMatch(/^gpt-4o-mini {9}2 {2}1,002,000 {7}0 {2}501,000 {2}\$0\.450900 {3}\$0\.225450 {2}\$0\.225450 {5}50\.00%$/m);
 
       const what = 'give the path of a JSONL file of usage records (one {"model", "input_tokens", "output_tokens"} per line)';
-      const missing = await cli(['savings-estimate', join(dir, 'nope.jsonl')]);
-      expect(missing.code).toBe(2);
-      expect(missing.err).toBe(`batchfleet: no file ${join(dir, 'nope.jsonl')}; ${what}\n`);
-      const directory = await cli(['savings-estimate', dir]);
-      expect(directory.code).toBe(2);
-      expect(directory.err).toBe(`batchfleet: ${dir} is a directory; ${what}\n`);
+      await expectRefusal(['savings-estimate', join(dir, 'nope.jsonl')], 2, `batchfleet: no file ${join(dir, 'nope.jsonl')}; ${what}\n`);
+      await expectRefusal(['savings-estimate', dir], 2, `batchfleet: ${dir} is a directory; ${what}\n`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -362,29 +360,19 @@ describe('batchfleet CLI', () => {
     const failedBefore = await one<{ n: number }>(`select count(*)::int as n from items where status = 'failed'`);
     expect(failedBefore.n).toBeGreaterThan(0); // and the refused retry re-queued none of them
 
-    const noItems = await cli(['items', '--batch', 'batch_nope']);
-    expect(noItems.code).toBe(1);
-    expect(noItems.err).toBe('batchfleet: no batch batch_nope; list them with `batchfleet batches`\n');
-    const noCancel = await cli(['cancel', 'batch_nope']);
-    expect(noCancel.code).toBe(1);
-    expect(noCancel.err).toBe('batchfleet: no batch batch_nope (neither our id nor a provider batch id); list them with `batchfleet batches`\n');
+    await expectRefusal(['items', '--batch', 'batch_nope'], 1, 'batchfleet: no batch batch_nope; list them with `batchfleet batches`\n');
+    await expectRefusal(['cancel', 'batch_nope'], 1, 'batchfleet: no batch batch_nope (neither our id nor a provider batch id); list them with `batchfleet batches`\n');
     const unknownItem = randomUUID();
     const noRetry = await cli(['retry', '--item', unknownItem]);
     expect(noRetry.code).toBe(1);
     expect(noRetry.out).toContain(`skipped ${unknownItem}: no such item`);
     expect(noRetry.err).toBe('batchfleet: nothing was re-queued: none of the given items is failed\n');
-    const noExternal = await cli(['show', '--task', 'classify-ticket', '--external-id', 'never-sent']);
-    expect(noExternal.code).toBe(1);
-    expect(noExternal.err).toBe('batchfleet: no item with external id "never-sent" in task classify-ticket; list them with `batchfleet items --task classify-ticket`\n');
+    await expectRefusal(['show', '--task', 'classify-ticket', '--external-id', 'never-sent'], 1, 'batchfleet: no item with external id "never-sent" in task classify-ticket; list them with `batchfleet items --task classify-ticket`\n');
   });
 
   it("simulator: the simulator's own refusals are one line too, exit 2", async () => {
-    const port = await cli(['simulator', '--port', 'foo']);
-    expect(port.code).toBe(2);
-    expect(port.err).toBe('batchfleet: --port must be a number, got "foo"; see `batchfleet simulator --help`\n');
-    const unknown = await cli(['simulator', '--frob']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.err).toBe("batchfleet: Unknown option '--frob'; see `batchfleet simulator --help`\n");
+    await expectRefusal(['simulator', '--port', 'foo'], 2, 'batchfleet: --port must be a number, got "foo"; see `batchfleet simulator --help`\n');
+    await expectRefusal(['simulator', '--frob'], 2, "batchfleet: Unknown option '--frob'; see `batchfleet simulator --help`\n");
   });
 
   it('--version prints the package version', async () => {
