@@ -11,7 +11,7 @@
  *   or a token-budget reservation (the enqueued-token limit is a Batch API limit).
  * - Same verdicts, same policy, same records. Each answer is wrapped as a batch output line and
  *   judged by `judgeLine`, `decide` applies the retry policy and `recordResults` records it (the
- *   unique (item, batch) attempt is the idempotency gate). A retried item goes into a later chunk.
+ *   item's own row, in this chunk and waiting, is the idempotency gate). A retried item goes into a later chunk.
  * - Sync price: `cost_usd = sync_cost_usd`, so cost reports show no savings for sync work.
  * - Rate and concurrency: a Redis slot scheduler spaces requests per model fleet-wide (SYNC_RPM);
  *   a semaphore per runner caps requests in flight (SYNC_CONCURRENCY).

@@ -3,7 +3,7 @@
  * of queued and failed items. Every status write goes through `transitionItems`.
  */
 import type { DbTx } from './db.ts';
-import { IN_BATCH, transitionItems, type ItemStatus } from './item-states.ts';
+import { IN_BATCH, ofBatch, transitionItems, type ItemStatus } from './item-states.ts';
 import { literals, one, raw, rows, rowsParam, sql } from './sql.ts';
 
 /** A new item as intake stores it. */
@@ -140,9 +140,9 @@ export async function releaseFromBatch(db: DbTx, batchId: string, at: Date): Pro
 /** Items of a batch still waiting for their verdict: these ids, or (without ids) the first `limit` by id. */
 export function pendingInBatch(db: DbTx, batchId: string, opts: { ids?: readonly string[]; limit?: number; statuses?: readonly ItemStatus[] }): Promise<PendingItem[]> {
   const statuses = literals(opts.statuses ?? IN_BATCH);
-  const which = opts.ids ? sql` and i.id in ${idList(opts.ids)}` : raw('');
   const limit = opts.limit ? sql` order by i.id limit ${opts.limit}` : raw(' order by i.id');
-  return rows(db, sql`select ${PENDING} from items i where i.batch_id = ${batchId}::uuid and i.status in (${statuses})${which}${limit}`);
+  const which = opts.ids ? sql`i.id in ${idList(opts.ids)} and ${ofBatch('i', batchId)}` : sql`i.batch_id = ${batchId}::uuid`;
+  return rows(db, sql`select ${PENDING} from items i where ${which} and i.status in (${statuses})${limit}`);
 }
 
 /** Which failed items an operator selects: ids, task, error code (any combination). */

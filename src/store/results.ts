@@ -1,11 +1,13 @@
 /**
- * Recording verdicts: the attempt row is the idempotency gate. For each chunk, one statement per
- * target status inserts the attempts (`on conflict (item, batch) do nothing`) and moves only the
- * items whose attempt row is new; a line handled before changes nothing.
+ * Recording verdicts: the item's own row is the idempotency gate. For each chunk, one statement
+ * per target status moves the items that are still in this batch and waiting for a verdict, and
+ * writes an attempt row for exactly the items it moved. A line handled before finds its item
+ * already out of the batch (final, or back in the queue with no batch) and changes nothing; the
+ * unique (item, batch) attempt key stays as a second guard.
  */
 import type { DbTx } from './db.ts';
-import { IN_BATCH, transitionItems, type AttemptOutcome } from './item-states.ts';
-import { one, raw, run, rowsParam, sql } from './sql.ts';
+import { IN_BATCH, ofBatch, planItemTransition, type AttemptOutcome } from './item-states.ts';
+import { one, raw, rows, run, rowsParam, sql } from './sql.ts';
 
 /** One item's verdict, as the store records it. */
 export interface Decision {
@@ -61,27 +63,27 @@ function recordedColumns(batchId: string, at: Date, failed: boolean) {
     t.input_tokens, t.cached_tokens, t.output_tokens, t.cost_usd::float8 as cost_usd, t.finished_at, ${history} as history`;
 }
 
+/** The decision's own figures, returned by the item move so that its attempt row needs no join. */
+const ATTEMPT_COLUMNS = raw(`d.outcome as a_outcome, d.error_code as a_error_code, d.error_message as a_error_message,
+  d.input_tokens as a_input_tokens, d.cached_tokens as a_cached_tokens, d.output_tokens as a_output_tokens,
+  d.cost_usd as a_cost_usd, d.sync_cost_usd as a_sync_cost_usd`);
+const RECORDED = raw(`id, external_id, status, output, error_code, error_message, attempts, requeues, input_tokens, cached_tokens,
+  output_tokens, cost_usd, finished_at, history`);
+
 /** Records decisions of one batch (inside the caller's transaction); returns the items it moved. */
 export async function recordDecisions(tx: DbTx, batchId: string, decisions: readonly Decision[], at: Date): Promise<RecordedItem[]> {
   const out: RecordedItem[] = [];
   for (const status of ['succeeded', 'failed', 'queued'] as const) {
     const group = decisions.filter((d) => d.status === status);
     if (group.length === 0) continue;
-    const moved = await transitionItems<RecordedItem>(tx, {
+    // The move drives from the decisions through the primary key (see `ofBatch`); the attempts are
+    // inserted from its RETURNING, so no statement here joins two CTEs whose sizes the planner
+    // cannot know (it guessed 100 × 1 rows and compared every pair: 1,000,000 per chunk).
+    const move = planItemTransition({
       from: IN_BATCH,
       to: status,
       at,
-      with: sql`d as (
-          select * from jsonb_to_recordset(${rowsParam(group)}::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
-            output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
-            input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
-        ), ins as (
-          insert into attempts (item_id, batch_id, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, created_at)
-          select item_id, ${batchId}::uuid, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, ${at}::timestamptz from d
-          on conflict (item_id, batch_id) do nothing
-          returning item_id
-        )`,
-      from_: raw('d join ins on ins.item_id = d.item_id'),
+      from_: raw('d'),
       set: {
         attempts: raw('t.attempts + d.attempts_inc'),
         requeues: raw('t.requeues + d.requeues_inc'),
@@ -98,9 +100,23 @@ export async function recordDecisions(tx: DbTx, batchId: string, decisions: read
         sync_cost_usd: raw('t.sync_cost_usd + d.sync_cost_usd'),
         finished_at: status === 'queued' ? null : sql`${at}::timestamptz`,
       },
-      where: sql`t.id = d.item_id and t.batch_id = ${batchId}::uuid`,
-      returning: recordedColumns(batchId, at, status === 'failed'),
+      where: sql`t.id = d.item_id and ${ofBatch('t', batchId)}`,
+      returning: sql`${recordedColumns(batchId, at, status === 'failed')}, ${ATTEMPT_COLUMNS}`,
     });
+    const moved = await rows<RecordedItem>(
+      tx,
+      sql`with d as (
+          select * from jsonb_to_recordset(${rowsParam(group)}::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
+            output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
+            input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
+        ), moved as (${move}), ins as (
+          insert into attempts (item_id, batch_id, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, created_at)
+          select id::uuid, ${batchId}::uuid, a_outcome, a_error_code, a_error_message, a_input_tokens, a_cached_tokens, a_output_tokens, a_cost_usd, a_sync_cost_usd, ${at}::timestamptz
+            from moved
+          on conflict (item_id, batch_id) do nothing
+        )
+        select ${RECORDED} from moved`,
+    );
     const sent = new Map(group.map((d) => [d.item_id, d.output]));
     for (const row of moved) if (row.output === null || row.output === undefined) row.output = sent.get(row.id) ?? null;
     out.push(...moved);

@@ -2,9 +2,9 @@
  * Process: turns a terminal batch's output and error files into per-item verdicts.
  * Why it is safe to run twice, or in two workers at once: a lease on the batch row lets one
  * worker stream the files at a time (renewed by a timer; a dead worker's batch is free again
- * within LEASE_MS); each chunk of lines commits in one transaction whose gate is the attempts
- * table's unique (item, batch): an attempt row that already exists means the line was handled,
- * so its item update, cost and hook call are skipped.
+ * within LEASE_MS); each chunk of lines commits in one transaction gated by each item's own row:
+ * an item no longer in this batch waiting for a verdict means the line was handled, so its item
+ * update, attempt row, cost and hook call are skipped.
  *
  * Its parts: the lease (../lease.ts), reading the files (read-files.ts), verdicts and policy
  * (verdicts.ts, ../retry-policy.ts), the commit (../record-results.ts) and finalising (finalize.ts).
