@@ -8,7 +8,7 @@
  *   file     one 50,000-line, ~200 MB output file through the process role alone (peak RSS, lines/s)
  *
  * Options: --items N (20000) --procs P (2) --runs R (3) --file-lines L (50000) --chunk C (1000)
- *          --only stages,e2e,file  --scenario NAME|FILE (bench/scenarios/zero-delay.json)
+ *          --only stages,e2e,file  --kinds reference,fleet,floor (which end-to-end runs; ratios need all)  --scenario NAME|FILE (bench/scenarios/instant.json; the file bench uses zero-delay.json)
  *          --env KEY=VALUE (fleet setting, repeatable)  --profile (CPU profiles under var/bench/profiles)
  *          --source (fleet processes run the TypeScript through tsx; default: the built dist/ with plain node)
  *          --reference-dir DIR (../shared/baseline)  --json (JSON on stdout, table on stderr)
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     'file-lines': { type: 'string' },
     chunk: { type: 'string', default: '1000' },
     only: { type: 'string', default: 'stages,e2e,file' },
+    kinds: { type: 'string', default: 'reference,fleet,floor' },
     scenario: { type: 'string', default: join(REPO, 'bench', 'scenarios', 'instant.json') },
     env: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
@@ -61,7 +62,7 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 }
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--source] [--json] [--smoke]');
+  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--kinds reference,fleet,floor] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--source] [--json] [--smoke]');
   process.exit(0);
 }
 const smoke = values.smoke;
@@ -73,6 +74,9 @@ const chunk = positiveInt('chunk', values.chunk, 1000);
 const timeoutMs = positiveInt('timeout-s', values['timeout-s'], 900) * 1000;
 const only = new Set(values.only.split(',').map((s) => s.trim()));
 for (const o of only) if (!['stages', 'e2e', 'file'].includes(o)) throw new Error(`bench: --only takes stages, e2e, file; got "${o}"`);
+const KINDS = ['reference', 'fleet', 'floor'] as const;
+const kinds = KINDS.filter((k) => values.kinds.split(',').map((s) => s.trim()).includes(k));
+if (kinds.length === 0) throw new Error(`bench: --kinds takes reference, fleet, floor; got "${values.kinds}"`);
 const fleetEnvExtra: Record<string, string> = {};
 for (const kv of values.env) {
   const i = kv.indexOf('=');
@@ -136,7 +140,7 @@ try {
       items: benchItems, procs, chunk, env: fleetEnvExtra, profileDir, timeoutMs,
     };
     for (let run = 1; run <= runs; run++) {
-      for (const kind of ['reference', 'fleet', 'floor'] as const) {
+      for (const kind of kinds) {
         try {
           const r = kind === 'fleet' ? await fleetRun(env, run) : await referenceRun(env, kind, run);
           console.error(`  ${kind} run ${run}: ${r.itemsPerSecond} items/s${r.ok ? '' : ' (FAILED)'}`);

@@ -6,6 +6,14 @@ export type Db = PrismaClient;
 /** The client handed to set-based helpers: the root client or an interactive transaction. */
 export type DbTx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 
+/** The node-postgres pool under each root client `createDb` made (the one Prisma's adapter uses). */
+const pools = new WeakMap<object, pg.Pool>();
+
+/** The pool under a root client made by `createDb`; undefined for a transaction client or any other client. */
+export function poolOf(db: DbTx): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 /** Splits `?schema=x` off a PostgreSQL URL: pg does not understand it, Prisma and we do. */
 export function parseDatabaseUrl(url: string): { connectionString: string; schema: string | undefined; database: string } {
   const u = new URL(url);
@@ -15,20 +23,51 @@ export function parseDatabaseUrl(url: string): { connectionString: string; schem
 }
 
 /**
+ * Runs `fn` in one transaction. On a root client made by `createDb` it takes a connection of the
+ * pool under it and hands `fn` a client whose raw-SQL methods (`$queryRawUnsafe`, `$executeRawUnsafe`,
+ * all the store's statements use) run there directly, skipping Prisma's request path; any other
+ * client gets Prisma's interactive transaction. Only the store's raw SQL may run inside: code that
+ * needs Prisma's typed client in a transaction (a task's hooks) uses `db.$transaction`.
+ */
+export async function rawTransaction<T>(db: Db, fn: (tx: DbTx) => Promise<T>): Promise<T> {
+  const pool = pools.get(db);
+  if (!pool) return db.$transaction(fn, { timeout: 120_000, maxWait: 30_000 });
+  const client = await pool.connect();
+  const tx = {
+    $queryRawUnsafe: async (text: string, ...params: unknown[]) => (await client.query(text, params)).rows,
+    $executeRawUnsafe: async (text: string, ...params: unknown[]) => (await client.query(text, params)).rowCount ?? 0,
+  } as unknown as DbTx;
+  let broken: unknown;
+  try {
+    await client.query('begin');
+    const out = await fn(tx);
+    await client.query('commit');
+    return out;
+  } catch (err) {
+    await client.query('rollback').catch((e: unknown) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken instanceof Error ? broken : undefined);
+  }
+}
+
+/**
  * Creates a Prisma 7 client over `@prisma/adapter-pg`. A `?schema=` in the URL becomes the
  * session's search_path, so raw set-based SQL and Prisma's own queries see the same tables.
  */
 export function createDb(url: string, options: { max?: number } = {}): Db {
   const { connectionString, schema } = parseDatabaseUrl(url);
-  const adapter = new PrismaPg(
-    {
-      connectionString,
-      max: options.max ?? 10,
-      ...(schema ? { options: `-c search_path="${schema.replace(/"/g, '""')}"` } : {}),
-    },
-    schema ? { schema } : undefined,
-  );
-  return new PrismaClient({ adapter });
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    ...(schema ? { options: `-c search_path="${schema.replace(/"/g, '""')}"` } : {}),
+  });
+  // An idle connection that breaks (a PostgreSQL restart) is replaced on the next checkout; without a
+  // listener its 'error' event would end the process.
+  pool.on('error', () => undefined);
+  const db = new PrismaClient({ adapter: new PrismaPg(pool, { ...(schema ? { schema } : {}), disposeExternalPool: true }) });
+  pools.set(db, pool);
+  return db;
 }
 
 /**

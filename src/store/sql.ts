@@ -1,4 +1,4 @@
-import type { DbTx } from './db.ts';
+import { poolOf, type DbTx } from './db.ts';
 
 /**
  * A piece of SQL with its parameters kept apart from its text. Written with the `sql` tag, so a
@@ -63,6 +63,20 @@ export function compile(fragment: Sql): { text: string; params: unknown[] } {
 export function rows<T>(db: DbTx, fragment: Sql): Promise<T[]> {
   const { text, params } = compile(fragment);
   return db.$queryRawUnsafe<T[]>(text, ...params);
+}
+
+/**
+ * `rows` for the hot set-based statements. On a root client made by `createDb` it runs on the
+ * node-postgres pool under Prisma's adapter, skipping Prisma's request path (about 10 ms of CPU per
+ * megabyte of parameters, and 0.5 ms per statement); inside a transaction it runs there, through
+ * Prisma. Only for statements whose result columns are text, int4, float8, bool, timestamptz or
+ * json(b): both drivers return those as the same JavaScript values (int8 and numeric differ).
+ */
+export async function hotRows<T>(db: DbTx, fragment: Sql): Promise<T[]> {
+  const pool = poolOf(db);
+  if (!pool) return rows<T>(db, fragment);
+  const { text, params } = compile(fragment);
+  return (await pool.query(text, params)).rows as T[];
 }
 
 /** Runs a statement and returns its first row, if any. */
