@@ -22,7 +22,9 @@ async function runWithLogs(env: Record<string, string>): Promise<string> {
     logDestination: logs.stream,
     // Control-plane faults and bad lines, so errors (with the SDK's request details) get logged too.
     scenario: { name: 'noisy', httpFaults: { rate429: 0.1, rate500: 0.05 }, lineFaults: { invalidJson: 0.2, refusal: 0.1 } },
-    env: { LOG_LEVEL: 'trace', ...env },
+    // The simulator lists what it created at once, so after an injected 500 on create the
+    // submitter needs only a short visibility wait before it looks (the default is 60 s).
+    env: { LOG_LEVEL: 'trace', PROVIDER_VISIBILITY_MS: '5000', ...env },
   });
   const items = Array.from({ length: 40 }, (_, i) => ({ externalId: `r${i}`, input: { subject: `${PROMPT} #${i}`, body: `${PROMPT}. Please help.` } }));
   await h.ctx.queues.intake.add('intake', { task: 'classify-ticket', items });
@@ -37,7 +39,7 @@ async function runWithLogs(env: Record<string, string>): Promise<string> {
   await waitFor('all items final', async () => {
     const [r] = await query<{ n: number }>(h!.ctx.db, `select count(*)::int as n from items where status in ('succeeded', 'failed')`);
     return r!.n === 40;
-  }, 90_000);
+  }, 240_000);
   return logs.text();
 }
 
