@@ -5,6 +5,7 @@
  */
 import type { BatchMode } from '../store/batch-states.ts';
 import * as batches from '../store/batches.ts';
+import { rawTransaction } from '../store/db.ts';
 import * as items from '../store/items.ts';
 import type { ClaimCaps } from '../store/items.ts';
 import type { AnyTask } from '../tasks/contract.ts';
@@ -26,7 +27,7 @@ export async function claimItems(
   lease?: { owner: string; until: Date },
 ): Promise<Array<{ id: string; estimatedTokens: number; estimatedBytes: number }>> {
   const at = ctx.now();
-  return ctx.db.$transaction(async (tx) => {
+  return rawTransaction(ctx.db, async (tx) => {
     await batches.create(tx, { id: batchId, task: task.name, model: task.model, endpoint: task.endpoint, mode, at, lease });
     const claimed = await items.claim(tx, { task: task.name, batchId, caps, at });
     if (claimed.length === 0) await batches.discardEmpty(tx, batchId);

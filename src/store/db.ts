@@ -1,10 +1,33 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export type Db = PrismaClient;
 /** The client handed to set-based helpers: the root client or an interactive transaction. */
 export type DbTx = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
+
+const { builtins } = pg.types;
+const arrayOf = (oid: number, each: (text: string) => unknown) => {
+  const parse = pg.types.getTypeParser(oid, 'text') as (text: string) => Array<string | null>;
+  return (text: string) => parse(text).map((v) => (v === null ? null : each(v)));
+};
+const PRISMA_RAW_PARSERS: Partial<Record<number, (text: string) => unknown>> = {
+  [builtins.INT8]: (text) => BigInt(text),
+  [builtins.NUMERIC]: (text) => new Prisma.Decimal(text),
+  [builtins.TIMESTAMP]: (text) => new Date(`${text.replace(' ', 'T')}Z`),
+  1016: arrayOf(1016, (text) => BigInt(text)), // int8[]
+  1231: arrayOf(1231, (text) => new Prisma.Decimal(text)), // numeric[]
+};
+
+/**
+ * The pool's type parsers: the values Prisma's raw queries return (int8 as bigint, numeric as
+ * Decimal, timestamp as UTC), so a statement reads the same whether it runs on the pool or
+ * inside one of Prisma's transactions. Prisma's adapter brings its own parsers to every query.
+ */
+const prismaRawTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    (format ?? 'text') === 'text' && PRISMA_RAW_PARSERS[oid] ? PRISMA_RAW_PARSERS[oid] : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
 
 /** The node-postgres pool under each root client `createDb` made (the one Prisma's adapter uses). */
 const pools = new WeakMap<object, pg.Pool>();
@@ -60,6 +83,7 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
+    types: prismaRawTypes,
     ...(schema ? { options: `-c search_path="${schema.replace(/"/g, '""')}"` } : {}),
   });
   // An idle connection that breaks (a PostgreSQL restart) is replaced on the next checkout; without a
@@ -68,6 +92,14 @@ export function createDb(url: string, options: { max?: number } = {}): Db {
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { ...(schema ? { schema } : {}), disposeExternalPool: true }) });
   pools.set(db, pool);
   return db;
+}
+
+/**
+ * Swallows the errors of a create that lost a race with another process creating the same thing:
+ * 42P04 / 42P06 (it exists), or 23505 on the catalog's unique index when both got past the check.
+ */
+function createdConcurrently(err: { code?: string }): void {
+  if (err.code !== '42P04' && err.code !== '42P06' && err.code !== '23505') throw err;
 }
 
 /**
@@ -84,9 +116,7 @@ export async function ensureDatabase(url: string, options: { connectTimeoutMs?: 
   try {
     const found = await client.query('select 1 from pg_database where datname = $1', [database]);
     if (found.rowCount === 0) {
-      await client.query(`create database "${database.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04') throw err; // created concurrently
-      });
+      await client.query(`create database "${database.replace(/"/g, '""')}"`).catch(createdConcurrently);
     }
   } finally {
     await client.end();
@@ -95,7 +125,7 @@ export async function ensureDatabase(url: string, options: { connectTimeoutMs?: 
     const c = new pg.Client({ connectionString, connectionTimeoutMillis });
     await c.connect();
     try {
-      await c.query(`create schema if not exists "${schema.replace(/"/g, '""')}"`);
+      await c.query(`create schema if not exists "${schema.replace(/"/g, '""')}"`).catch(createdConcurrently);
     } finally {
       await c.end();
     }

@@ -4,7 +4,7 @@
  */
 import type { DbTx } from './db.ts';
 import { IN_BATCH, ofBatch, transitionItems, type ItemStatus } from './item-states.ts';
-import { hotRows, literals, one, raw, rows, rowsParam, sql } from './sql.ts';
+import { literals, one, raw, rows, rowsParam, sql } from './sql.ts';
 
 /** A new item as intake stores it. */
 export interface NewItem {
@@ -35,7 +35,7 @@ const idList = (ids: readonly string[]) => sql`(select value::uuid from jsonb_ar
 /** Inserts new items idempotently on (task, external id); returns the ids actually inserted. */
 export async function insertMany(db: DbTx, items: readonly NewItem[], at: Date): Promise<string[]> {
   if (items.length === 0) return [];
-  const r = await hotRows<{ id: string }>(
+  const r = await rows<{ id: string }>(
     db,
     sql`insert into items (id, task, external_id, input, status, estimated_tokens, estimated_bytes, error_code, error_message,
                            finished_at, available_at, created_at, updated_at)
@@ -119,7 +119,7 @@ export async function failTooLarge(db: DbTx, task: string, tokenCap: number, at:
 
 /** One page of a batch's claimed items, in id order (a batch file is a pure function of them). */
 export function batchPage(db: DbTx, batchId: string, afterId: string, limit: number): Promise<Array<{ id: string; input: unknown; maxOutputTokens: number | null }>> {
-  return hotRows(
+  return rows(
     db,
     sql`select id::text as id, input, max_output_tokens as "maxOutputTokens" from items
          where batch_id = ${batchId}::uuid and status = 'batched' and id > ${afterId}::uuid order by id limit ${limit}`,
@@ -142,7 +142,7 @@ export function pendingInBatch(db: DbTx, batchId: string, opts: { ids?: readonly
   const statuses = literals(opts.statuses ?? IN_BATCH);
   const limit = opts.limit ? sql` order by i.id limit ${opts.limit}` : raw(' order by i.id');
   const which = opts.ids ? sql`i.id in ${idList(opts.ids)} and ${ofBatch('i', batchId)}` : sql`i.batch_id = ${batchId}::uuid`;
-  return hotRows(db, sql`select ${PENDING} from items i where ${which} and i.status in (${statuses})${limit}`);
+  return rows(db, sql`select ${PENDING} from items i where ${which} and i.status in (${statuses})${limit}`);
 }
 
 /** Which failed items an operator selects: ids, task, error code (any combination). */

@@ -59,24 +59,16 @@ export function compile(fragment: Sql): { text: string; params: unknown[] } {
   return { text: walk(fragment), params };
 }
 
-/** Runs a statement and returns its rows. */
-export function rows<T>(db: DbTx, fragment: Sql): Promise<T[]> {
-  const { text, params } = compile(fragment);
-  return db.$queryRawUnsafe<T[]>(text, ...params);
-}
-
 /**
- * `rows` for the hot set-based statements. On a root client made by `createDb` it runs on the
- * node-postgres pool under Prisma's adapter, skipping Prisma's request path (about 10 ms of CPU per
- * megabyte of parameters, and 0.5 ms per statement); inside a transaction it runs there, through
- * Prisma. Only for statements whose result columns are text, int4, float8, bool, timestamptz or
- * json(b): both drivers return those as the same JavaScript values (int8 and numeric differ).
+ * Runs a statement and returns its rows. On a root client made by `createDb` it runs on the
+ * node-postgres pool under Prisma's adapter, skipping Prisma's request path (about 0.5 ms of CPU per
+ * statement and 10 ms per megabyte of parameters, and the query compiler's ~50 MB of WebAssembly,
+ * which a process that never runs a typed query does not load); inside a transaction it runs on
+ * that transaction's connection. Both paths return the same values (see `createDb`).
  */
-export async function hotRows<T>(db: DbTx, fragment: Sql): Promise<T[]> {
-  const pool = poolOf(db);
-  if (!pool) return rows<T>(db, fragment);
+export async function rows<T>(db: DbTx, fragment: Sql): Promise<T[]> {
   const { text, params } = compile(fragment);
-  return (await pool.query(text, params)).rows as T[];
+  return query<T>(db, text, ...params);
 }
 
 /** Runs a statement and returns its first row, if any. */
@@ -87,7 +79,7 @@ export async function one<T>(db: DbTx, fragment: Sql): Promise<T | undefined> {
 /** Runs a statement and returns the number of rows it touched. */
 export function run(db: DbTx, fragment: Sql): Promise<number> {
   const { text, params } = compile(fragment);
-  return db.$executeRawUnsafe(text, ...params);
+  return execute(db, text, ...params);
 }
 
 /** Many rows as ONE jsonb parameter, unpacked in SQL with `jsonb_to_recordset`: one statement, not one per row. */
@@ -95,12 +87,16 @@ export function rowsParam(list: readonly object[]): string {
   return JSON.stringify(list);
 }
 
-/** Plain-text query, for tests and tools that read the tables directly. */
-export function query<T>(db: DbTx, text: string, ...params: unknown[]): Promise<T[]> {
-  return db.$queryRawUnsafe<T[]>(text, ...params);
+/** Plain-text query, for tests and tools that read the tables directly (on the pool, like `rows`). */
+export async function query<T>(db: DbTx, text: string, ...params: unknown[]): Promise<T[]> {
+  const pool = poolOf(db);
+  if (!pool) return db.$queryRawUnsafe<T[]>(text, ...params);
+  return (await pool.query(text, params)).rows as T[];
 }
 
 /** Plain-text statement, for tests and tools; returns the affected row count. */
-export function execute(db: DbTx, text: string, ...params: unknown[]): Promise<number> {
-  return db.$executeRawUnsafe(text, ...params);
+export async function execute(db: DbTx, text: string, ...params: unknown[]): Promise<number> {
+  const pool = poolOf(db);
+  if (!pool) return db.$executeRawUnsafe(text, ...params);
+  return (await pool.query(text, params)).rowCount ?? 0;
 }
