@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnChild, VAR } from './lib/children.ts';
-import { CpuTracker, cpuSeconds, postgresBackends, postgresProcesses } from './lib/proc.ts';
+import { CpuTracker, cpuSeconds, postgresBackends, postgresProcesses, rssMb } from './lib/proc.ts';
 import { checkpoint, databaseUrl, settledDatabaseCounters, migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
 import { enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld, type ProbeSnapshot } from './fleet.ts';
 
@@ -37,6 +37,11 @@ export interface RunResult {
   /** Share of wall time each fleet process's event loop was idle (mean over processes), and each. */
   idleShare: number | null;
   idleShareByProcess: Record<string, number> | null;
+  /**
+   * Each fleet process's resident set (MiB) when 10, 25, 50, 75 and 100% of the items were final:
+   * flat while the queue drains means memory does not grow with the number of items queued.
+   */
+  rssMbByProgress?: Record<string, Record<string, number>>;
   /** Wall seconds from the first item enqueued to the first batch finished by the provider. */
   firstBatchSeconds?: number | null;
   notes?: string[];
@@ -124,8 +129,14 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
     const t0 = performance.now();
     await enqueueIntake(world, 'bench-ticket', items, env.chunk);
     let firstBatch: number | null = null;
+    const rssByProgress: Record<string, Record<string, number>> = {};
+    const marks = [0.1, 0.25, 0.5, 0.75, 1];
     const done = await progress.waitFor((p) => {
       if (firstBatch === null && p.batchesFinished > 0) firstBatch = (performance.now() - t0) / 1000;
+      for (const mark of marks) {
+        const key = `${mark * 100}%`;
+        if (p.final >= mark * n && !rssByProgress[key]) rssByProgress[key] = Object.fromEntries(procs.map((f) => [f.name, rssMb(f.child.pid) ?? 0]));
+      }
       return p.final >= n;
     }, env.timeoutMs);
     const seconds = (performance.now() - t0) / 1000;
@@ -181,6 +192,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
       idleShare: round(sum(Object.values(idle)) / procs.length, 3),
       idleShareByProcess: idle,
       firstBatchSeconds: firstBatch === null ? null : round(firstBatch),
+      rssMbByProgress: rssByProgress,
       notes,
     };
     await Promise.all(procs.map((p) => p.child.stop('SIGTERM', 30_000)));

@@ -44,6 +44,14 @@ export function runTable(runs: RunResult[]): string {
   return lines.join('\n');
 }
 
+/** Fleet processes' resident set as the items became final, one line per run. */
+export function rssLines(runs: RunResult[]): string {
+  return runs
+    .filter((r) => r.rssMbByProgress && Object.keys(r.rssMbByProgress).length > 0)
+    .map((r) => `fleet run ${r.run} RSS MB as items became final: ${Object.entries(r.rssMbByProgress!).map(([at, byProc]) => `${at} ${Object.values(byProc).join('/')}`).join(', ')}`)
+    .join('\n');
+}
+
 export function ratioLines(summaries: Array<RatioSummary | null>): string {
   return summaries
     .filter((s): s is RatioSummary => s !== null)

@@ -26,7 +26,7 @@ import { fleetRun, referenceRun, type BenchEnv, type RunResult } from './e2e.ts'
 import { clearProbeRoot, prepareFleetRuntime } from './fleet.ts';
 import { REPO, VAR } from './lib/children.ts';
 import { dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
-import { ratioLines, ratios, runTable, stageTable } from './report.ts';
+import { ratioLines, ratios, rssLines, runTable, stageTable } from './report.ts';
 import { pipelineStages, tokenStages, type StageResult } from './stages.ts';
 
 const { values } = parseArgs({
@@ -154,6 +154,7 @@ try {
     }
     say(runTable(e2e));
     say(ratioLines([ratios(e2e, 'reference'), ratios(e2e, 'floor')]));
+    say(rssLines(e2e));
     failed ||= e2e.some((r) => !r.ok);
   }
 

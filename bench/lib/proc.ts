@@ -25,6 +25,16 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** Current resident set (VmRSS) of a live process in MiB, or undefined. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Peak resident set (VmHWM) of a live process in MiB, or undefined. */
 export function peakRssMb(pid: number): number | undefined {
   try {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAhead } from '../../src/pipeline/process/read-files.ts';
 import { LineTooLongError, splitLines } from '../../src/provider/line-splitter.ts';
 import { LocalFileStore } from '../../src/storage/file-store.ts';
 
@@ -51,6 +52,59 @@ describe('splitLines', () => {
     for (let i = 0; i < 3; i++) expect((await it.next()).value).toBe(`{"i":${i}}`);
     expect(pulled).toBeLessThanOrEqual(4);
     await it.return?.(undefined);
+  });
+});
+
+describe('readAhead', () => {
+  /** A source that records how far it has been pulled and whether it was closed. */
+  function source(n: number, failAt?: number) {
+    const seen = { pulled: 0, closed: false };
+    const gen = async function* () {
+      try {
+        for (let i = 0; i < n; i++) {
+          await new Promise((r) => setImmediate(r));
+          if (i === failAt) throw new Error(`source broke at ${i}`);
+          seen.pulled = i + 1;
+          yield i;
+        }
+      } finally {
+        seen.closed = true;
+      }
+    };
+    return { seen, it: gen() };
+  }
+
+  it('gives every element in order, and has pulled the next one while the consumer holds the current', async () => {
+    const { seen, it } = source(5);
+    const got: number[] = [];
+    const pulledWhileHolding: number[] = [];
+    for await (const x of readAhead(it)) {
+      // The consumer waits (on the database, in the pipeline): turns of the event loop, not time.
+      for (let turn = 0; turn < 1_000 && seen.pulled < Math.min(x + 2, 5); turn++) await new Promise((r) => setImmediate(r));
+      pulledWhileHolding.push(seen.pulled);
+      got.push(x);
+    }
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    expect(pulledWhileHolding).toEqual([2, 3, 4, 5, 5]);
+    expect(seen.closed).toBe(true);
+  });
+
+  it('closes the source when the consumer stops early, without reading it to the end', async () => {
+    const { seen, it } = source(100);
+    for await (const x of readAhead(it)) if (x === 3) break;
+    expect(seen.closed).toBe(true);
+    expect(seen.pulled).toBeLessThanOrEqual(5);
+  });
+
+  it("passes the source's error to the consumer", async () => {
+    const { it } = source(10, 4);
+    const got: number[] = [];
+    await expect(
+      (async () => {
+        for await (const x of readAhead(it)) got.push(x);
+      })(),
+    ).rejects.toThrow('source broke at 4');
+    expect(got).toEqual([0, 1, 2, 3]);
   });
 });
 

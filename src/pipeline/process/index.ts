@@ -18,7 +18,7 @@ import type { PipelineContext } from '../context.ts';
 import { Lease } from '../lease.ts';
 import { recordResults } from '../record-results.ts';
 import { finalizeBatch } from './finalize.ts';
-import { fileChunks, parseLines } from './read-files.ts';
+import { fileChunks, parseLines, readAhead } from './read-files.ts';
 import { decideLines, decideUnanswered } from './verdicts.ts';
 
 export type ProcessOutcome =
@@ -53,13 +53,16 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
     const limits = resolveLimits(task);
     const tally: Tally = { lines: 0, succeeded: 0, retried: 0, failed: 0, requeued: 0 };
 
-    // One chunk is recorded while the next is read, parsed and judged: the database and the
-    // event loop work at the same time, and memory holds at most two chunks.
+    // Three chunks are in flight: one is recorded, the next is judged (its pending items are read),
+    // and the one after is downloaded and parsed meanwhile (readAhead). The database and the event
+    // loop work at the same time, and memory holds at most three chunks.
+    const parsed = async function* () {
+      for await (const chunk of fileChunks(ctx.provider, [batch.outputFileId, batch.errorFileId], CHUNK)) yield { lines: chunk.length, ...parseLines(chunk) };
+    };
     let recording: Promise<void> = Promise.resolve();
-    for await (const chunk of fileChunks(ctx.provider, [batch.outputFileId, batch.errorFileId], CHUNK)) {
-      const { byId, unreadable } = parseLines(chunk);
+    for await (const { lines, byId, unreadable } of readAhead(parsed())) {
       if (unreadable > 0) ctx.log.warn({ batchId, unreadable }, 'result lines without a readable custom_id skipped; their items count as not executed');
-      tally.lines += chunk.length;
+      tally.lines += lines;
       if (byId.size === 0) continue;
       const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...byId.keys()] });
       const decisions = decideLines(ctx, batch, task, limits, pending, byId);

@@ -40,3 +40,32 @@ export function parseLines(lines: readonly string[]): { byId: Map<string, Record
   }
   return { byId, unreadable };
 }
+
+/**
+ * Pulls the next element of `source` while the consumer works on the current one: with a
+ * consumer that waits on the database, reading and parsing the next chunk happens in that wait.
+ * Holds at most one element beyond the consumer's. Stopping early closes `source`.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  const pull = () => {
+    const p = it.next();
+    p.catch(() => undefined); // observed below; a consumer that stops early must not leave it unhandled
+    return p;
+  };
+  let next = pull();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) {
+        done = true;
+        return;
+      }
+      next = pull();
+      yield r.value;
+    }
+  } finally {
+    if (!done) await next.then(() => it.return?.(), () => undefined);
+  }
+}
