@@ -18,7 +18,7 @@ describe('ensureDatabase', () => {
   afterAll(async () => {
     const c = admin();
     await c.connect();
-    await c.query(`drop database if exists "${name}"`).finally(() => c.end());
+    await c.query(`drop database if exists "${name}" with (force)`).finally(() => c.end());
   });
 
   it('lets several processes create the same database and schema at once', async () => {
