@@ -18,10 +18,14 @@ export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 /** The fixture registry whose hooks count onResult/onFailure calls in `hook_calls`. */
 export const COUNTING_TASKS = 'test/fixtures/counting-tasks.ts';
 
-/** A child that finds itself orphaned (its parent died without cleaning up) ends itself. */
+/**
+ * A child that finds itself orphaned (its parent died without cleaning up) ends itself. The parent's
+ * pid comes in ORPHAN_WATCH_PARENT: a child whose parent died before this ran would otherwise take
+ * init for its parent and never notice.
+ */
 const ORPHAN_WATCH =
   'data:text/javascript,' +
-  encodeURIComponent('const p=process.ppid;setInterval(()=>{if(process.ppid!==p)process.kill(process.pid,"SIGKILL")},500).unref();');
+  encodeURIComponent('const p=Number(process.env.ORPHAN_WATCH_PARENT)||process.ppid;const w=()=>{if(process.ppid!==p)process.kill(process.pid,"SIGKILL")};w();setInterval(w,500).unref();');
 
 /** Variables of the parent that must never reach a test worker (a real key, another fleet's settings, vitest's own). */
 const SCRUBBED = /^(OPENAI_|BATCHFLEET_|DATABASE_URL$|REDIS_URL$|SIMULATOR_URL$|DATA_DIR$|NODE_OPTIONS$|VITEST|TEST_|CONCURRENCY_|POLL_|RECONCILE_|SHUTDOWN_|LOG_)/;
@@ -91,7 +95,7 @@ export class WorkerProcess {
   ) {
     this.child = spawn(process.execPath, ['--import', 'tsx', '--import', ORPHAN_WATCH, join('workers', `${role}.ts`)], {
       cwd: REPO_ROOT,
-      env: childEnv(env),
+      env: childEnv({ ...env, ORPHAN_WATCH_PARENT: String(process.pid) }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     if (this.child.pid === undefined) throw new Error(`could not spawn worker ${name}`);
