@@ -25,25 +25,21 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** Current resident set (VmRSS) of a live process in MiB, or undefined. */
-export function rssMb(pid: number): number | undefined {
+/** A memory line of /proc/<pid>/status (VmRSS, VmHWM) in MiB, or undefined if the process is gone. */
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** Current resident set (VmRSS) of a live process in MiB, or undefined. */
+export const rssMb = (pid: number): number | undefined => statusMb(pid, 'VmRSS');
+
 /** Peak resident set (VmHWM) of a live process in MiB, or undefined. */
-export function peakRssMb(pid: number): number | undefined {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const peakRssMb = (pid: number): number | undefined => statusMb(pid, 'VmHWM');
 
 function cmdline(pid: string): string {
   try {

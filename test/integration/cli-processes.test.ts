@@ -10,13 +10,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, TEST_DATABASE_BASE, type TestDatabase } from '../support/database.ts';
 import { REDIS_URL } from '../support/fleet.ts';
 import { childEnv, REPO_ROOT } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
 const BIN = join(REPO_ROOT, 'bin', 'batchfleet.mjs');
-const BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
 const PASSWORD = 'hunter2-not-printed';
 const VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -99,7 +98,7 @@ afterAll(async () => {
 describe('connection problems, one line each', () => {
   it('a database that does not exist: run prisma migrate deploy (the URL shown without its password)', async () => {
     const name = `bf_missing_${randomUUID().slice(0, 8)}`;
-    const url = withPassword(BASE, (u) => (u.pathname = `/${name}`));
+    const url = withPassword(TEST_DATABASE_BASE, (u) => (u.pathname = `/${name}`));
     const r = await cli(['status'], { DATABASE_URL: url.toString(), REDIS_URL });
     expect(r.code).toBe(1);
     const shown = new URL(url);
@@ -111,7 +110,7 @@ describe('connection problems, one line each', () => {
 
   it('a schema without the tables, for the CLI and for a worker: run prisma migrate deploy', async () => {
     const schema = `t_empty_${randomUUID().slice(0, 8)}`;
-    const url = withPassword(BASE, (u) => u.searchParams.set('schema', schema));
+    const url = withPassword(TEST_DATABASE_BASE, (u) => u.searchParams.set('schema', schema));
     const database = decodeURIComponent(url.pathname.slice(1));
     const expected = (prefix: string) => {
       const shown = new URL(url);
@@ -130,7 +129,7 @@ describe('connection problems, one line each', () => {
 
   it('PostgreSQL not running: cannot reach it at host:port', async () => {
     const port = await closedPort();
-    const url = withPassword(BASE, (u) => (u.port = String(port)));
+    const url = withPassword(TEST_DATABASE_BASE, (u) => (u.port = String(port)));
     const r = await cli(['cost', '--since', 'yesterday'], { DATABASE_URL: url.toString(), REDIS_URL });
     expect(r.code).toBe(1);
     expect(oneLine(r)).toBe(`batchfleet: cannot reach PostgreSQL at ${url.hostname}:${port} (DATABASE_URL): connection refused; is it running?`);

@@ -3,14 +3,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDatabase, parseDatabaseUrl, rawTransaction } from '../../src/store/db.ts';
 import { rows, run, sql } from '../../src/store/sql.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, TEST_DATABASE_BASE, type TestDatabase } from '../support/database.ts';
 
-const BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
 
 describe('ensureDatabase', () => {
   const name = `bf_race_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = () => {
-    const u = new URL(parseDatabaseUrl(BASE).connectionString);
+    const u = new URL(parseDatabaseUrl(TEST_DATABASE_BASE).connectionString);
     u.pathname = '/postgres';
     return new pg.Client({ connectionString: u.toString() });
   };
@@ -22,7 +21,7 @@ describe('ensureDatabase', () => {
   });
 
   it('lets several processes create the same database and schema at once', async () => {
-    const url = new URL(parseDatabaseUrl(BASE).connectionString);
+    const url = new URL(parseDatabaseUrl(TEST_DATABASE_BASE).connectionString);
     url.pathname = `/${name}`;
     url.searchParams.set('schema', 'fleet');
     const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => ensureDatabase(url.toString())));
@@ -47,8 +46,12 @@ describe('raw statements on the pool and inside a transaction', () => {
     '2026-12-05 10:11:12.345'::timestamp as ts, '2026-12-05T10:11:12.345Z'::timestamptz as tz,
     array[1, 2]::int8[] as i8s, '{"a": [1]}'::jsonb as j, null::int8 as none, count(*) as n`;
   /** Each value as its type and text, so bigint 1 and string '1' differ. */
-  const typed = (v: unknown): unknown =>
-    v === null ? null : Array.isArray(v) ? v.map(typed) : v instanceof Date ? `Date ${v.toISOString()}` : typeof v === 'object' && v.constructor === Object ? v : `${typeof v === 'object' ? v.constructor.name : typeof v} ${String(v)}`;
+  const typed = (v: unknown): unknown => {
+    if (v === null || (typeof v === 'object' && v.constructor === Object)) return v;
+    if (Array.isArray(v)) return v.map(typed);
+    if (v instanceof Date) return `Date ${v.toISOString()}`;
+    return `${typeof v === 'object' ? v.constructor.name : typeof v} ${String(v)}`;
+  };
   const shape = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typed(v)]));
 
   it("return the same values as Prisma's raw queries, whichever connection runs them", async () => {

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createDb, ensureDatabase, type Db } from '../../src/store/db.ts';
 
-const BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
+/** The database test schemas live in (TEST_DATABASE_URL, or batchfleet_test on the local server). */
+export const TEST_DATABASE_BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
 const MIGRATIONS = join(import.meta.dirname, '..', '..', 'prisma', 'migrations');
 
 /** A fresh PostgreSQL schema holding the migrated tables, private to one test file or test. */
@@ -22,9 +23,9 @@ async function migrationSql(): Promise<string[]> {
 
 /** Creates a schema and applies the project's migrations to it (the same SQL `prisma migrate deploy` runs). */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  await ensureDatabase(BASE);
+  await ensureDatabase(TEST_DATABASE_BASE);
   const schema = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  const client = new pg.Client({ connectionString: BASE });
+  const client = new pg.Client({ connectionString: TEST_DATABASE_BASE });
   await client.connect();
   try {
     await client.query(`create schema "${schema}"`);
@@ -33,7 +34,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   } finally {
     await client.end();
   }
-  const url = `${BASE}?schema=${schema}`;
+  const url = `${TEST_DATABASE_BASE}?schema=${schema}`;
   const db = createDb(url, { max: 8 });
   return {
     url,
@@ -41,7 +42,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     db,
     async drop() {
       await db.$disconnect();
-      const c = new pg.Client({ connectionString: BASE });
+      const c = new pg.Client({ connectionString: TEST_DATABASE_BASE });
       await c.connect();
       try {
         await c.query(`drop schema if exists "${schema}" cascade`);
