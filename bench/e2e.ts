@@ -8,8 +8,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnChild, VAR } from './lib/children.ts';
 import { CpuTracker, cpuSeconds, postgresBackends, postgresProcesses, rssMb } from './lib/proc.ts';
-import { checkpoint, databaseUrl, settledDatabaseCounters, migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
-import { enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld, type ProbeSnapshot } from './fleet.ts';
+import { checkpoint, databaseUrl, type BenchWebhook, settledDatabaseCounters, migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
+import { enqueueIntake, ProgressReader, type BatchTimeline, probeDir, startFleetProcess, type FleetProcess, type FleetWorld, type ProbeSnapshot } from './fleet.ts';
 
 /** One measured run of one kind. Figures that do not apply are null. */
 export interface RunResult {
@@ -44,6 +44,10 @@ export interface RunResult {
   rssMbByProgress?: Record<string, Record<string, number>>;
   /** Wall seconds from the first item enqueued to the first batch finished by the provider. */
   firstBatchSeconds?: number | null;
+  /** Each batch's claim, build, submission, end and processing, in seconds since the first item was enqueued. */
+  batchTimeline?: BatchTimeline[];
+  /** When the items were stored by intake, in seconds since the first was enqueued. */
+  intakeTimeline?: { first: number; median: number; last: number } | null;
   notes?: string[];
 }
 
@@ -63,6 +67,8 @@ export interface BenchEnv {
   env: Record<string, string>;
   profileDir: string | undefined;
   timeoutMs: number;
+  /** The simulator's webhook target: each fleet run starts an admin process there (its CPU counts as the fleet's). */
+  webhook?: BenchWebhook;
 }
 
 const round = (x: number, d = 2): number => Number(x.toFixed(d));
@@ -107,15 +113,24 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
       startFleetProcess(`fleet-${run}-${i + 1}`, world, ['workers/all.ts'], { probeDir: probes, profileDir: env.profileDir }),
     ),
   );
+  // The webhook receiver, as in production: a finished batch is polled on its event, not on the next tick.
+  const admin = env.webhook
+    ? await startFleetProcess(`admin-${run}`, { ...world, env: { ...world.env, ADMIN_PORT: String(env.webhook.port), OPENAI_WEBHOOK_SECRET: env.webhook.secret } }, ['workers/admin.ts'], {
+        probeDir: probes,
+        profileDir: env.profileDir,
+        readyLine: /"admin server listening"/,
+      })
+    : undefined;
   const progress = new ProgressReader(dbUrl);
   await progress.open();
   const notes: string[] = [];
+  if (admin) notes.push('webhooks: the simulator posts batch events to an admin process, whose CPU is counted with the fleet\'s');
   try {
     await checkpoint(env.baseDbUrl);
     const items = env.items.map((it) => ({ externalId: it.requestId, input: { messages: it.messages } }));
     const pgTracker = new CpuTracker(() => postgresBackends(dbName).filter((pid) => pid !== progress.backendPid));
     const clusterTracker = new CpuTracker(() => postgresProcesses());
-    const fleetTracker = new CpuTracker(() => procs.map((p) => p.child.pid));
+    const fleetTracker = new CpuTracker(() => [...procs, ...(admin ? [admin] : [])].map((p) => p.child.pid));
     const [before, redisCpu0, redisCalls0, sim0] = await Promise.all([
       Promise.all(procs.map((p) => p.snapshot())),
       env.redis.cpuSeconds(),
@@ -127,6 +142,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
     clusterTracker.start();
     fleetTracker.start();
     const t0 = performance.now();
+    const t0Ms = Date.now();
     await enqueueIntake(world, 'bench-ticket', items, env.chunk);
     let firstBatch: number | null = null;
     const rssByProgress: Record<string, Record<string, number>> = {};
@@ -193,9 +209,11 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
       idleShareByProcess: idle,
       firstBatchSeconds: firstBatch === null ? null : round(firstBatch),
       rssMbByProgress: rssByProgress,
+      batchTimeline: await progress.batchTimeline(t0Ms),
+      intakeTimeline: await progress.intakeTimeline(t0Ms),
       notes,
     };
-    await Promise.all(procs.map((p) => p.child.stop('SIGTERM', 30_000)));
+    await Promise.all([...procs, ...(admin ? [admin] : [])].map((p) => p.child.stop('SIGTERM', 30_000)));
     // Backends flush their statistics when they exit: read the transaction count after the fleet stopped.
     await progress.close();
     const counters = await settledDatabaseCounters(env.baseDbUrl, dbName);
@@ -203,7 +221,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
     return result;
   } finally {
     await progress.close().catch(() => undefined);
-    await Promise.all(procs.map((p) => p.child.stop('SIGKILL', 5_000)));
+    await Promise.all([...procs, ...(admin ? [admin] : [])].map((p) => p.child.stop('SIGKILL', 5_000)));
     await env.redis.clear(world.prefix);
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -110,13 +110,13 @@ export async function startFleetProcess(
   name: string,
   world: FleetWorld,
   entry: string[],
-  options: { probeDir: string; profileDir?: string },
+  options: { probeDir: string; profileDir?: string; readyLine?: RegExp },
 ): Promise<FleetProcess> {
   const nodeArgs = runtime === 'source' ? ['--import', 'tsx', '--import', PROBE] : ['--import', PROBE];
   if (options.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.profileDir, name)); // one file per thread (the tsx loader runs in its own)
   const [first, ...rest] = entry;
   const child = spawnChild(name, process.execPath, [...nodeArgs, entryFor(first!), ...rest], { env: fleetEnv(world, options.probeDir) });
-  await child.waitForLine(/"workers started"/, 120_000);
+  await child.waitForLine(options.readyLine ?? /"workers started"/, 120_000);
   let n = 0;
   return {
     child,
@@ -156,7 +156,9 @@ export async function enqueueIntake(world: FleetWorld, task: string, items: Arra
   try {
     const jobs = [];
     for (let i = 0; i < items.length; i += chunk) jobs.push({ name: 'intake', data: { task, items: items.slice(i, i + chunk) } });
-    for (let i = 0; i < jobs.length; i += 100) await queue.addBulk(jobs.slice(i, i + 100));
+    // A few jobs per call, as a streaming producer would: the fleet starts on the first ones while
+    // the rest are still being sent, instead of after all of them are serialised in one MULTI.
+    for (let i = 0; i < jobs.length; i += 4) await queue.addBulk(jobs.slice(i, i + 4));
   } finally {
     await queue.close();
     connection.disconnect();
@@ -183,6 +185,16 @@ export interface Progress {
  * table (a scan of every item) only when a batch has been processed since the last count, or once
  * a second. Its own backend is left out of the run's PostgreSQL CPU (`backendPid`).
  */
+/** One batch's life in a bench run, in seconds since the first item was enqueued (null: not reached). */
+export interface BatchTimeline {
+  requests: number | null;
+  claimed: number;
+  built: number | null;
+  submitted: number | null;
+  ended: number | null;
+  processed: number | null;
+}
+
 export class ProgressReader {
   private readonly client: pg.Client;
   /** Statements (autocommit transactions) this reader sent, to take out of the database's counters. */
@@ -221,6 +233,35 @@ export class ProgressReader {
       this.items = { ...counts[0]!, processedRequests: b.processed_requests, at: Date.now() };
     }
     return { final: this.items.final, total: this.items.total, queued: this.items.queued, batches: b.batches, batchesFinished: b.finished, processedRequests: b.processed_requests };
+  }
+
+  /**
+   * Each batch's life in wall seconds since `t0Ms` (epoch ms): when it was claimed, its file
+   * written, accepted by the provider, ended there and its results recorded. Gaps between batches
+   * show which stage the pipeline waits on.
+   */
+  async batchTimeline(t0Ms: number): Promise<BatchTimeline[]> {
+    this.queries++;
+    const at = (col: string) => `round((extract(epoch from ${col}) * 1000 - $1::float8)::numeric / 1000, 2)::float8`;
+    const { rows } = await this.client.query<BatchTimeline>(
+      `select request_count as requests, ${at('created_at')} as claimed, ${at('built_at')} as built, ${at('submitted_at')} as submitted,
+              ${at('terminal_at')} as ended, ${at('processed_at')} as processed
+         from batches order by created_at`,
+      [t0Ms],
+    );
+    return rows;
+  }
+
+  /** When items were stored, in wall seconds since `t0Ms`: the first, the median and the last. */
+  async intakeTimeline(t0Ms: number): Promise<{ first: number; median: number; last: number } | null> {
+    this.queries++;
+    const at = (v: string) => `round((extract(epoch from ${v}) * 1000 - $1::float8)::numeric / 1000, 2)::float8`;
+    const { rows } = await this.client.query<{ first: number | null; median: number | null; last: number | null }>(
+      `select ${at('min(created_at)')} as first, ${at("percentile_disc(0.5) within group (order by created_at)")} as median, ${at('max(created_at)')} as last from items`,
+      [t0Ms],
+    );
+    const r = rows[0];
+    return r && r.first !== null ? { first: r.first, median: r.median!, last: r.last! } : null;
   }
 
   /** Polls until `done(progress)`; rejects after `timeoutMs` with the last progress. */

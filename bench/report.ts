@@ -52,6 +52,18 @@ export function rssLines(runs: RunResult[]): string {
     .join('\n');
 }
 
+/** Each fleet run's batches: requests, then seconds at claim > built > submitted > ended > processed. */
+export function timelineLines(runs: RunResult[]): string {
+  const t = (v: number | null) => (v === null ? '-' : v.toFixed(1));
+  return runs
+    .filter((r) => r.batchTimeline && r.batchTimeline.length > 0)
+    .map((r) => `fleet run ${r.run} intake stored items at ${r.intakeTimeline ? `${t(r.intakeTimeline.first)} s (first), ${t(r.intakeTimeline.median)} (median), ${t(r.intakeTimeline.last)} (last)` : '-'};`
+      + `\n  batches (requests: s claimed>built>submitted>ended>processed): ${r.batchTimeline!
+      .map((b) => `${b.requests ?? '?'}: ${[b.claimed, b.built, b.submitted, b.ended, b.processed].map(t).join('>')}`)
+      .join(' | ')}`)
+    .join('\n');
+}
+
 export function ratioLines(summaries: Array<RatioSummary | null>): string {
   return summaries
     .filter((s): s is RatioSummary => s !== null)

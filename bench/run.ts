@@ -10,6 +10,7 @@
  * Options: --items N (20000) --procs P (2) --runs R (3) --file-lines L (50000) --chunk C (1000)
  *          --only stages,e2e,file  --kinds reference,fleet,floor (which end-to-end runs; ratios need all)  --scenario NAME|FILE (bench/scenarios/instant.json; the file bench uses zero-delay.json)
  *          --env KEY=VALUE (fleet setting, repeatable)  --profile (CPU profiles under var/bench/profiles)
+ *          --no-webhooks (polling alone; by default the simulator posts batch events to an admin process of each fleet run)
  *          --source (fleet processes run the TypeScript through tsx; default: the built dist/ with plain node)
  *          --reference-dir DIR (../shared/baseline)  --json (JSON on stdout, table on stderr)
  *          --smoke (500 items, 1 run, 2,000-line file: a quick check that every part works)
@@ -25,8 +26,8 @@ import { fileBench, type FileBenchResult } from './big-file.ts';
 import { fleetRun, referenceRun, type BenchEnv, type RunResult } from './e2e.ts';
 import { clearProbeRoot, prepareFleetRuntime } from './fleet.ts';
 import { REPO, VAR } from './lib/children.ts';
-import { dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
-import { ratioLines, ratios, rssLines, runTable, stageTable } from './report.ts';
+import { benchWebhook, dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
+import { ratioLines, ratios, rssLines, runTable, stageTable, timelineLines } from './report.ts';
 import { pipelineStages, tokenStages, type StageResult } from './stages.ts';
 
 const { values } = parseArgs({
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: join(REPO, 'bench', 'scenarios', 'instant.json') },
     env: { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
+    'no-webhooks': { type: 'boolean', default: false },
     source: { type: 'boolean', default: false },
     'reference-dir': { type: 'string', default: join(REPO, '..', 'shared', 'baseline') },
     json: { type: 'boolean', default: false },
@@ -62,7 +64,7 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 }
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--kinds reference,fleet,floor] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--source] [--json] [--smoke]');
+  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--kinds reference,fleet,floor] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--no-webhooks] [--source] [--json] [--smoke]');
   process.exit(0);
 }
 const smoke = values.smoke;
@@ -112,7 +114,8 @@ const info = await machine();
 say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}, load ${(info.loadavg as number[]).join(' ')}`);
 
 const redis = await startRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-const sim = await startSimulatorProcess(values.scenario);
+const webhook = values['no-webhooks'] ? undefined : await benchWebhook();
+const sim = await startSimulatorProcess(values.scenario, 'simulator', [], webhook);
 const referenceDir = only.has('e2e') ? await installReference(values['reference-dir']) : '';
 const fake = only.has('e2e') ? await startFakeOpenAI(referenceDir) : undefined;
 const stages: StageResult[] = [];
@@ -137,7 +140,7 @@ try {
     say(`\n== end to end: ${items} items, ${procs} fleet process(es), ${runs} interleaved run(s) ==`);
     const env: BenchEnv = {
       baseDbUrl, dbPrefix, redis, sim, referenceDir, fakeBase: fake!.base, fakePid: fake!.pid,
-      items: benchItems, procs, chunk, env: fleetEnvExtra, profileDir, timeoutMs,
+      items: benchItems, procs, chunk, env: fleetEnvExtra, profileDir, timeoutMs, webhook,
     };
     for (let run = 1; run <= runs; run++) {
       for (const kind of kinds) {
@@ -155,6 +158,7 @@ try {
     say(runTable(e2e));
     say(ratioLines([ratios(e2e, 'reference'), ratios(e2e, 'floor')]));
     say(rssLines(e2e));
+    say(timelineLines(e2e));
     failed ||= e2e.some((r) => !r.ok);
   }
 
@@ -186,7 +190,7 @@ const report = {
   bench: 'batchfleet',
   at: new Date().toISOString(),
   ok: !failed,
-  options: { items, procs, runs, fileLines, chunk, scenario: values.scenario, env: fleetEnvExtra, profile: values.profile, runtime: values.source ? 'source' : 'dist', smoke },
+  options: { items, procs, runs, fileLines, chunk, scenario: values.scenario, env: fleetEnvExtra, profile: values.profile, webhooks: !values['no-webhooks'], runtime: values.source ? 'source' : 'dist', smoke },
   machine: { ...info, redisPrivate: redis.private },
   stages,
   e2e: { runs: e2e, ratioToReference: ratios(e2e, 'reference'), ratioToFloor: ratios(e2e, 'floor') },

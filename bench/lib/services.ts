@@ -3,7 +3,7 @@
  * scratch databases, and the naive reference (installed from the npm registry into a copy under
  * var/bench, since shared/ is read-only).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -91,11 +91,26 @@ export interface BenchSimulator {
 }
 
 /** Starts the simulator with a scenario name or JSON file. */
-export async function startSimulatorProcess(scenario: string, name = 'simulator', nodeArgs: string[] = []): Promise<BenchSimulator> {
+/**
+ * Where the simulator sends its batch webhooks: the admin process of each fleet run listens on
+ * `port` with `secret`, as a production fleet would, so a finished batch is polled at once.
+ */
+export interface BenchWebhook {
+  port: number;
+  secret: string;
+}
+
+/** A new webhook endpoint on a free port, with a fresh signing secret. */
+export async function benchWebhook(): Promise<BenchWebhook> {
+  return { port: await freePort(), secret: `whsec_${randomBytes(24).toString('base64')}` };
+}
+
+export async function startSimulatorProcess(scenario: string, name = 'simulator', nodeArgs: string[] = [], webhook?: BenchWebhook): Promise<BenchSimulator> {
   const port = await freePort();
   const dataDir = join(VAR, 'sim-data');
   mkdirSync(dataDir, { recursive: true });
-  const child = spawnChild(name, process.execPath, [...nodeArgs, 'bin/batchfleet.mjs', 'simulator', '--port', String(port), '--scenario', scenario, '--data-dir', dataDir]);
+  const hook = webhook ? ['--webhook-url', `http://127.0.0.1:${webhook.port}/webhooks/openai`, '--webhook-secret', webhook.secret] : [];
+  const child = spawnChild(name, process.execPath, [...nodeArgs, 'bin/batchfleet.mjs', 'simulator', '--port', String(port), '--scenario', scenario, '--data-dir', dataDir, ...hook]);
   const line = await child.waitForLine(/simulator: http/, 60_000);
   const url = /(http:\/\/\S+\/v1)/.exec(line)![1]!;
   const root = url.replace(/\/v1$/, '');

@@ -8,7 +8,6 @@ import { ProviderError } from '../errors.ts';
 import { clearHoldNotice, publishHoldNotice } from '../queues/notices.ts';
 import * as batches from '../store/batches.ts';
 import type { BatchRecord } from '../store/batches.ts';
-import * as items from '../store/items.ts';
 import { batchFileName, batchLines, META_BATCH_ID, META_SUBMISSION } from './batch-file.ts';
 import type { PipelineContext } from './context.ts';
 import { dissolveBatch } from './dissolve.ts';
@@ -66,12 +65,8 @@ export async function submit(ctx: PipelineContext, batchId: string): Promise<Sub
     if (inputFileId instanceof NotVisibleYet) return inputFileId.outcome;
     const created = await create(ctx, batch, inputFileId);
     if (created instanceof NotVisibleYet) return created.outcome;
-    const at = ctx.now();
-    const moved = await batches.markSubmitted(ctx.db, { id: batchId, providerBatchId: created.id, providerStatus: created.status, expiresAt: created.expiresAt, at });
-    if (moved) {
-      await items.markSubmitted(ctx.db, batchId, at);
-      await enqueuePoll(ctx, batchId, batch.submission);
-    }
+    const moved = await batches.markSubmitted(ctx.db, { id: batchId, providerBatchId: created.id, providerStatus: created.status, expiresAt: created.expiresAt, at: ctx.now() });
+    if (moved) await enqueuePoll(ctx, batchId, batch.submission);
     ctx.log.info({ batchId, providerBatchId: created.id }, 'batch submitted');
     return { kind: 'submitted', providerBatchId: created.id };
   } catch (err) {

@@ -19,6 +19,7 @@ export interface Fleet {
  * that a deploy (SIGTERM, or a SIGKILL after the grace period) re-runs jobs instead of failing them.
  */
 export async function startFleet(ctx: PipelineContext, roles: readonly Role[], options: { reconcile?: boolean } = {}): Promise<Fleet> {
+  if (roles.includes('intake') || roles.includes('sync')) warmTokenizers(ctx);
   const procs = processors(ctx);
   const running = new Map<Job, string | undefined>();
   const workers = roles.map((role) => {
@@ -77,4 +78,19 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
       }
     },
   };
+}
+
+/**
+ * Loads the tokenizer of every task's model before the first job: loading an encoding takes
+ * ~0.3 s, which would otherwise fall on the first intake of each process. A model the counter
+ * cannot handle is left for intake to reject with its reason.
+ */
+function warmTokenizers(ctx: PipelineContext): void {
+  for (const name of ctx.registry.names()) {
+    try {
+      ctx.tokens.countText(ctx.registry.get(name).model, 'warm up');
+    } catch {
+      // intake reports it, item by item
+    }
+  }
 }

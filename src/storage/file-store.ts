@@ -4,8 +4,14 @@ import { finished } from 'node:stream/promises';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
-/** Characters gathered before one write: large enough to make writes cheap, small enough to bound memory. */
-const WRITE_CHARS = 64 * 1024;
+/**
+ * Characters gathered before one write, and the stream's buffer: large enough that a 10 MB file
+ * waits for `drain` a handful of times, not hundreds. Each wait is a turn of the event loop, and on
+ * a worker busy with other jobs a turn can take tens of milliseconds; small writes made building a
+ * batch during intake take seconds. Small enough to bound memory (a few MiB per file being written).
+ */
+const WRITE_CHARS = 1024 * 1024;
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** Resolves on `drain`; rejects if the stream fails or closes first. */
 async function waitForDrain(out: WriteStream): Promise<void> {
@@ -31,7 +37,7 @@ export class LocalFileStore {
 
   /**
    * Writes lines to a batch file, streamed with back-pressure (lines are gathered into writes of
-   * about 64 KiB, and the writer waits for `drain` whenever the stream's buffer is full), through a
+   * about 1 MiB, and the writer waits for `drain` whenever the stream's buffer is full), through a
    * temporary name so a crash never leaves a half-written file under the final name. Returns the
    * byte count. A write error (disk full, no permission) rejects; it never crashes the process.
    */
@@ -39,7 +45,7 @@ export class LocalFileStore {
     const path = this.batchFilePath(batchId);
     await mkdir(join(this.root, 'batches'), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
-    const out = createWriteStream(tmp);
+    const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER_BYTES });
     let failure: Error | undefined;
     out.on('error', (err) => (failure ??= err));
     let bytes = 0;

@@ -18,17 +18,10 @@
  */
 import { defineMachine, transition, type TransitionSpec } from './machine.ts';
 import type { DbTx } from './db.ts';
+import { BATCH_STATUSES, PROVIDER_OPEN, TERMINAL, type BatchStatus } from './statuses.ts';
 
-export const BATCH_STATUSES = [
-  'building', 'built', 'submitting', 'validating', 'in_progress', 'finalizing', 'cancelling',
-  'completed', 'expired', 'failed', 'cancelled', 'processed',
-] as const;
-export type BatchStatus = (typeof BATCH_STATUSES)[number];
+export { BATCH_STATUSES, PROVIDER_OPEN, TERMINAL, type BatchStatus };
 
-/** Open at the provider: the poll loop runs while a batch is in one of these. */
-export const PROVIDER_OPEN: readonly BatchStatus[] = ['validating', 'in_progress', 'finalizing', 'cancelling'];
-/** Ended at the provider, results not yet recorded. */
-export const TERMINAL: readonly BatchStatus[] = ['completed', 'expired', 'failed', 'cancelled'];
 /** Everything not yet processed: counts against the in-flight caps. */
 export const OPEN: readonly BatchStatus[] = BATCH_STATUSES.filter((s) => s !== 'processed');
 /** Statuses in which the provider may count the batch's tokens: they hold a budget reservation. */

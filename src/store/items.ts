@@ -126,11 +126,6 @@ export function batchPage(db: DbTx, batchId: string, afterId: string, limit: num
   );
 }
 
-/** batched → submitted for a batch the provider accepted. */
-export async function markSubmitted(db: DbTx, batchId: string, at: Date): Promise<number> {
-  return (await transitionItems(db, { from: ['batched'], to: 'submitted', at, where: sql`t.batch_id = ${batchId}::uuid` })).length;
-}
-
 /** batched | submitted → queued: the batch was dissolved; no attempt is spent. */
 export async function releaseFromBatch(db: DbTx, batchId: string, at: Date): Promise<number> {
   const moved = await transitionItems(db, { from: IN_BATCH, to: 'queued', at, set: { batch_id: null }, where: sql`t.batch_id = ${batchId}::uuid` });

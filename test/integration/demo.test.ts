@@ -35,7 +35,7 @@ async function openBatch(db: TestDatabase['db'], providerId: string, externalIds
     await query(
       db,
       `insert into items (id, task, external_id, input, status, batch_id, estimated_tokens, estimated_bytes)
-       values ($1::uuid, 'classify-ticket', $2, '{}'::jsonb, 'submitted', $3::uuid, 10, 10) returning id`,
+       values ($1::uuid, 'classify-ticket', $2, '{}'::jsonb, 'batched', $3::uuid, 10, 10) returning id`,
       randomUUID(),
       externalId,
       id,

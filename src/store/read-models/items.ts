@@ -1,4 +1,5 @@
 import type { Db } from '../db.ts';
+import { shownItemStatus } from '../statuses.ts';
 
 export interface ItemAttempt {
   batchId: string;
@@ -46,7 +47,7 @@ export async function findItem(db: Db, key: { id: string } | { task: string; ext
     id: row.id,
     task: row.task,
     externalId: row.externalId,
-    status: row.status,
+    status: shownItemStatus(row.status, row.batch?.status),
     attempts: row.attempts,
     requeues: row.requeues,
     output: row.output,

@@ -4,6 +4,7 @@
  * or BullMQ call) so that the CLI, the metrics and the alerts always agree.
  */
 import type { Db } from '../db.ts';
+import { shownItemStatusSql } from '../statuses.ts';
 import { query } from '../sql.ts';
 
 export interface ItemCount {
@@ -40,7 +41,12 @@ export interface StuckBatch {
 
 /** Items by task and status. */
 export function itemCounts(db: Db): Promise<ItemCount[]> {
-  return query<ItemCount>(db, 'select task, status, count(*)::int as count from items group by task, status order by task, status');
+  return query<ItemCount>(
+    db,
+    `select i.task, ${shownItemStatusSql('i', 'b')} as status, count(*)::int as count
+       from items i left join batches b on i.status = 'batched' and b.id = i.batch_id
+      group by 1, 2 order by 1, 2`,
+  );
 }
 
 /** Batches by task, model and status. */

@@ -1,6 +1,7 @@
 /** Item and batch lookups for the CLI: filtered lists and one record in full. */
 import { UnknownRecordError } from '../../errors.ts';
 import type { Db } from '../db.ts';
+import { shownItemStatus, shownItemStatusSql } from '../statuses.ts';
 import { query } from '../sql.ts';
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
@@ -48,7 +49,9 @@ export async function taskOnRecord(db: Db, task: string): Promise<boolean> {
   return row?.found ?? false;
 }
 
-/** Items matching the filter, most recently changed first. */
+const SHOWN = shownItemStatusSql('i', 'b');
+
+/** Items matching the filter, most recently changed first; `status` is the one a reader sees (`shownItemStatus`). */
 export async function listItems(db: Db, filter: ItemFilter): Promise<ItemRow[]> {
   let batchId: string | null = null;
   if (filter.batch) {
@@ -60,11 +63,11 @@ export async function listItems(db: Db, filter: ItemFilter): Promise<ItemRow[]> 
     error_message: string | null; batch_id: string | null; cost_usd: number; created_at: Date; updated_at: Date; finished_at: Date | null;
   }>(
     db,
-    `select i.id, i.task, i.external_id, i.status, i.attempts, i.requeues, i.error_code, i.error_message, i.batch_id,
+    `select i.id, i.task, i.external_id, ${SHOWN} as status, i.attempts, i.requeues, i.error_code, i.error_message, i.batch_id,
             i.cost_usd::float8 as cost_usd, i.created_at, i.updated_at, i.finished_at
-       from items i
+       from items i left join batches b on i.status = 'batched' and b.id = i.batch_id
       where ($1::text is null or i.task = $1)
-        and ($2::text is null or i.status = $2)
+        and ($2::text is null or ((i.status = $2 or ($2 = 'submitted' and i.status = 'batched')) and ${SHOWN} = $2))
         and ($3::text is null or i.error_code = $3)
         and ($4::uuid is null or i.id in (select a.item_id from attempts a where a.batch_id = $4::uuid
                                          union all select j.id from items j where j.batch_id = $4::uuid and j.status in ('batched', 'submitted')))
@@ -197,7 +200,11 @@ export async function findBatch(db: Db, idOrProviderId: string): Promise<BatchDe
   ]);
   return {
     ...toBatch(row),
-    itemsNow: Object.fromEntries(now.map((r) => [r.status, r.n])),
+    itemsNow: now.reduce<Record<string, number>>((acc, r) => {
+      const shown = shownItemStatus(r.status, row.status as string);
+      acc[shown] = (acc[shown] ?? 0) + r.n;
+      return acc;
+    }, {}),
     attemptsByOutcome: Object.fromEntries(outcomes.map((r) => [r.outcome, r.n])),
     topErrors: errors.map((e) => ({ code: e.code, count: e.n })),
   };
