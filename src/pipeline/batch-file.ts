@@ -23,18 +23,19 @@ export function batchIdOfFile(filename: string): string | null {
   return FILE_NAME.exec(filename)?.[1] ?? null;
 }
 
-/** One request line. */
-export function requestLine(task: AnyTask, itemId: string, input: unknown, maxOutputTokens: number | null | undefined): string {
-  const body = task.buildRequest(input, { maxOutputTokens: maxOutputTokens ?? resolveLimits(task).maxOutputTokens });
+/** One request line; `maxOutputTokens` is the item's own, or else its task's. */
+export function requestLine(task: AnyTask, itemId: string, input: unknown, maxOutputTokens: number | undefined): string {
+  const body = task.buildRequest(input, { maxOutputTokens });
   return JSON.stringify({ custom_id: itemId, method: 'POST', url: task.endpoint, body });
 }
 
 /** Lines of a batch file, read page by page from the items claimed for it (never all at once). */
 export async function* batchLines(ctx: Pick<PipelineContext, 'db'>, task: AnyTask, batchId: string): AsyncGenerator<string> {
+  const taskMax = resolveLimits(task).maxOutputTokens; // once per file: resolving builds a new object
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
     const page = await items.batchPage(ctx.db, batchId, after, PAGE);
-    for (const row of page) yield requestLine(task, row.id, row.input, row.maxOutputTokens);
+    for (const row of page) yield requestLine(task, row.id, row.input, row.maxOutputTokens ?? taskMax);
     if (page.length < PAGE) return;
     after = page[page.length - 1]!.id;
   }

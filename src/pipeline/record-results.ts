@@ -13,17 +13,36 @@ import * as results from '../store/results.ts';
 import type { Decision, RecordedItem } from '../store/results.ts';
 import type { AnyTask } from '../tasks/contract.ts';
 import type { PipelineContext } from './context.ts';
+import type { PolicyDecision } from './retry-policy.ts';
 import type { Usage } from './verdicts.ts';
 
-/** Usage and cost columns of a decision; `syncPrice` charges the synchronous price (sync mode). */
-export function costColumns(ctx: Pick<PipelineContext, 'prices'>, model: string, usage: Usage, syncPrice = false) {
+/** No usage, no cost: an item its batch never ran. */
+export const NO_COST = { costUsd: 0, syncCostUsd: 0 } as const;
+
+/** The cost of `usage` on `model`; `syncPrice` charges the synchronous price (sync mode). */
+export function costOf(ctx: Pick<PipelineContext, 'prices'>, model: string, usage: Usage, syncPrice = false): { costUsd: number; syncCostUsd: number } {
   const { costUsd, syncCostUsd } = costPair(usage, model, ctx.prices);
+  return { costUsd: syncPrice ? syncCostUsd : costUsd, syncCostUsd };
+}
+
+/** The row `recordResults` writes: a policy decision with its usage and cost (one literal: spreads are slow here). */
+export function decisionRow(d: PolicyDecision, usage: Usage, cost: { costUsd: number; syncCostUsd: number }): Decision {
   return {
+    item_id: d.item_id,
+    outcome: d.outcome,
+    status: d.status,
+    error_code: d.error_code,
+    error_message: d.error_message,
+    output: d.output,
+    attempts_inc: d.attempts_inc,
+    requeues_inc: d.requeues_inc,
+    delay_ms: d.delay_ms,
+    max_output_tokens: d.max_output_tokens,
     input_tokens: usage.inputTokens,
     cached_tokens: usage.cachedTokens,
     output_tokens: usage.outputTokens,
-    cost_usd: syncPrice ? syncCostUsd : costUsd,
-    sync_cost_usd: syncCostUsd,
+    cost_usd: cost.costUsd,
+    sync_cost_usd: cost.syncCostUsd,
   };
 }
 
@@ -36,15 +55,15 @@ export async function recordResults(
   items: ReadonlyMap<string, PendingItem>,
 ): Promise<RecordedItem[]> {
   if (decisions.length === 0) return [];
+  const withHooks = Boolean(task.onResult || task.onFailure) && hooksEnabled(task);
   const record = async (tx: DbTx) => {
     const moved = await results.recordDecisions(tx, batchId, decisions, ctx.now());
     const finals = moved.filter((row) => row.status === 'succeeded' || row.status === 'failed');
-    for (const row of finals) await runHook(ctx, tx, task, row, items.get(row.id)!);
+    if (withHooks) for (const row of finals) await runHook(ctx, tx, task, row, items.get(row.id)!);
     return { moved, finals };
   };
   // Hooks get Prisma's typed client in the transaction; without hooks the chunk's statements run
   // on a pool connection directly (Prisma's request path costs ~10 ms of CPU per 1,000 results).
-  const withHooks = (task.onResult || task.onFailure) && hooksEnabled(task);
   const { moved, finals } = withHooks ? await ctx.db.$transaction(record, { timeout: 120_000, maxWait: 30_000 }) : await rawTransaction(ctx.db, record);
   if (finals.length > 0) await publishResults(ctx.queues.resultsFor(task.name), ctx.redis, task, finals);
   return moved;
@@ -53,7 +72,7 @@ export async function recordResults(
 /** Runs onResult / onFailure under a savepoint: a throwing hook is logged and rolled back alone. */
 async function runHook(ctx: PipelineContext, tx: DbTx, task: AnyTask, row: RecordedItem, item: PendingItem): Promise<void> {
   const hook = row.status === 'succeeded' ? task.onResult : task.onFailure;
-  if (!hook || !hooksEnabled(task)) return;
+  if (!hook) return;
   const log = ctx.log.child({ itemId: row.id, task: task.name });
   const outcome = await results.withSavepoint(tx, async () => {
     if (row.status === 'succeeded') {

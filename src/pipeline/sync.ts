@@ -30,7 +30,7 @@ import { resolveLimits, type AnyTask, type TaskLimits } from '../tasks/contract.
 import { claimItems, scheduleNextAvailable } from './claim.ts';
 import type { PipelineContext } from './context.ts';
 import { Lease } from './lease.ts';
-import { costColumns, recordResults } from './record-results.ts';
+import { costOf, decisionRow, recordResults } from './record-results.ts';
 import { decide } from './retry-policy.ts';
 import { spendToday } from './spend.ts';
 import { SyncRateLimiter } from './sync-rate-limit.ts';
@@ -145,7 +145,7 @@ export class SyncRunner {
     });
     const verdict = judgeLine(line, task, item.input);
     const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
-    const decision = { ...decide(verdict, item, limits), ...costColumns(ctx, task.model, usage, true) };
+    const decision = decisionRow(decide(verdict, item, limits), usage, costOf(ctx, task.model, usage, true));
     await recordResults(ctx, task, batchId, [decision], new Map([[item.id, item]]));
   }
 

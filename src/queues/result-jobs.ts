@@ -82,12 +82,17 @@ function attemptRecord(a: Record<string, unknown>): AttemptRecord {
   };
 }
 
-/** A result's message and the bytes of its JSON. */
+const sized = (message: ResultMessage) => ({ message, bytes: Buffer.byteLength(JSON.stringify(message)) });
+
+/**
+ * A result's message and the bytes of its JSON. Built as a literal plus property stores rather than
+ * spreads: Node 20 builds `{ ...ids, more }` on a slow path, a few microseconds a message.
+ */
 function encode(task: string, row: CommittedResult, delivery: ResultDelivery): { message: ResultMessage; bytes: number } {
   const status = row.status === 'succeeded' ? 'succeeded' : 'failed';
-  const ids: ResultMessage = {
+  const head = (payload: ResultMessage['payload']): ResultMessage => ({
     v: 1,
-    payload: 'ids',
+    payload,
     idempotenceKey: resultIdempotenceKey(row),
     itemId: row.id,
     externalId: row.external_id,
@@ -96,19 +101,21 @@ function encode(task: string, row: CommittedResult, delivery: ResultDelivery): {
     finishedAt: iso(row.finished_at),
     attempts: row.attempts,
     requeues: row.requeues,
-  };
-  const sized = (message: ResultMessage) => ({ message, bytes: Buffer.byteLength(JSON.stringify(message)) });
-  if (delivery.payload === 'ids') return sized(ids);
-  const full = sized({
-    ...ids,
-    payload: 'full',
-    usage: { inputTokens: num(row.input_tokens), cachedTokens: num(row.cached_tokens), outputTokens: num(row.output_tokens) },
-    costUsd: num(row.cost_usd),
-    ...(status === 'succeeded'
-      ? { output: row.output }
-      : { error: { code: row.error_code ?? 'failed', message: row.error_message ?? '' }, history: (row.history ?? []).map(attemptRecord) }),
   });
-  return full.bytes <= delivery.maxPayloadBytes ? full : sized({ ...ids, outputOmitted: 'too_large' });
+  if (delivery.payload === 'ids') return sized(head('ids'));
+  const full = head('full');
+  full.usage = { inputTokens: num(row.input_tokens), cachedTokens: num(row.cached_tokens), outputTokens: num(row.output_tokens) };
+  full.costUsd = num(row.cost_usd);
+  if (status === 'succeeded') full.output = row.output;
+  else {
+    full.error = { code: row.error_code ?? 'failed', message: row.error_message ?? '' };
+    full.history = (row.history ?? []).map(attemptRecord);
+  }
+  const encoded = sized(full);
+  if (encoded.bytes <= delivery.maxPayloadBytes) return encoded;
+  const omitted = head('ids');
+  omitted.outputOmitted = 'too_large';
+  return sized(omitted);
 }
 
 /** The message for one final result, honouring the payload setting and the size limit. */

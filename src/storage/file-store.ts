@@ -52,9 +52,9 @@ export class LocalFileStore {
     let pending = '';
     const flush = async (): Promise<void> => {
       if (failure) throw failure;
-      const chunk = pending;
+      const chunk = Buffer.from(pending); // encoded once: counted and written from the same bytes
       pending = '';
-      bytes += Buffer.byteLength(chunk);
+      bytes += chunk.length;
       if (!out.write(chunk)) await waitForDrain(out);
     };
     try {

@@ -3,7 +3,7 @@ import type { PendingItem } from '../../store/items.ts';
 import type { Decision } from '../../store/results.ts';
 import type { AnyTask, TaskLimits } from '../../tasks/contract.ts';
 import type { PipelineContext } from '../context.ts';
-import { costColumns } from '../record-results.ts';
+import { costOf, decisionRow, NO_COST } from '../record-results.ts';
 import { decide } from '../retry-policy.ts';
 import { judgeLine, NO_USAGE } from '../verdicts.ts';
 
@@ -19,7 +19,7 @@ export function decideLines(
   return items.map((item) => {
     const verdict = judgeLine(lines.get(item.id)!, task, item.input);
     const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
-    return { ...decide(verdict, item, limits), ...costColumns(ctx, batch.model, usage) };
+    return decisionRow(decide(verdict, item, limits), usage, costOf(ctx, batch.model, usage));
   });
 }
 
@@ -42,12 +42,6 @@ export function notExecutedReason(batch: Pick<BatchRecord, 'status' | 'errors' |
 /** Decisions for items that no line answered: back to the queue without spending an attempt (bounded). */
 export function decideUnanswered(batch: Pick<BatchRecord, 'status' | 'errors' | 'lastError'>, limits: TaskLimits, items: readonly PendingItem[]): Decision[] {
   const reason = notExecutedReason(batch);
-  return items.map((item) => ({
-    ...decide({ kind: 'not_executed', ...reason }, item, limits),
-    input_tokens: 0,
-    cached_tokens: 0,
-    output_tokens: 0,
-    cost_usd: 0,
-    sync_cost_usd: 0,
-  }));
+  const verdict = { kind: 'not_executed', code: reason.code, message: reason.message } as const;
+  return items.map((item) => decisionRow(decide(verdict, item, limits), NO_USAGE, NO_COST));
 }
