@@ -179,12 +179,6 @@ export interface Progress {
   processedRequests: number;
 }
 
-/**
- * A small read-only connection for progress queries. Polling is two-tier so the bench does not
- * tax the database it measures: the batches table (a handful of rows) on every poll, the items
- * table (a scan of every item) only when a batch has been processed since the last count, or once
- * a second. Its own backend is left out of the run's PostgreSQL CPU (`backendPid`).
- */
 /** One batch's life in a bench run, in seconds since the first item was enqueued (null: not reached). */
 export interface BatchTimeline {
   requests: number | null;
@@ -195,6 +189,15 @@ export interface BatchTimeline {
   processed: number | null;
 }
 
+/** SQL: seconds from `$1` (epoch ms) to the timestamp `expr`, to two decimals (the timelines below). */
+const at = (expr: string) => `round((extract(epoch from ${expr}) * 1000 - $1::float8)::numeric / 1000, 2)::float8`;
+
+/**
+ * A small read-only connection for progress queries. Polling is two-tier so the bench does not
+ * tax the database it measures: the batches table (a handful of rows) on every poll, the items
+ * table (a scan of every item) only when a batch has been processed since the last count, or once
+ * a second. Its own backend is left out of the run's PostgreSQL CPU (`backendPid`).
+ */
 export class ProgressReader {
   private readonly client: pg.Client;
   /** Statements (autocommit transactions) this reader sent, to take out of the database's counters. */
@@ -242,7 +245,6 @@ export class ProgressReader {
    */
   async batchTimeline(t0Ms: number): Promise<BatchTimeline[]> {
     this.queries++;
-    const at = (col: string) => `round((extract(epoch from ${col}) * 1000 - $1::float8)::numeric / 1000, 2)::float8`;
     const { rows } = await this.client.query<BatchTimeline>(
       `select request_count as requests, ${at('created_at')} as claimed, ${at('built_at')} as built, ${at('submitted_at')} as submitted,
               ${at('terminal_at')} as ended, ${at('processed_at')} as processed
@@ -255,7 +257,6 @@ export class ProgressReader {
   /** When items were stored, in wall seconds since `t0Ms`: the first, the median and the last. */
   async intakeTimeline(t0Ms: number): Promise<{ first: number; median: number; last: number } | null> {
     this.queries++;
-    const at = (v: string) => `round((extract(epoch from ${v}) * 1000 - $1::float8)::numeric / 1000, 2)::float8`;
     const { rows } = await this.client.query<{ first: number | null; median: number | null; last: number | null }>(
       `select ${at('min(created_at)')} as first, ${at("percentile_disc(0.5) within group (order by created_at)")} as median, ${at('max(created_at)')} as last from items`,
       [t0Ms],

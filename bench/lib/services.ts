@@ -90,7 +90,6 @@ export interface BenchSimulator {
   close(): Promise<void>;
 }
 
-/** Starts the simulator with a scenario name or JSON file. */
 /**
  * Where the simulator sends its batch webhooks: the admin process of each fleet run listens on
  * `port` with `secret`, as a production fleet would, so a finished batch is polled at once.
@@ -105,6 +104,7 @@ export async function benchWebhook(): Promise<BenchWebhook> {
   return { port: await freePort(), secret: `whsec_${randomBytes(24).toString('base64')}` };
 }
 
+/** Starts the simulator with a scenario name or JSON file, posting batch webhooks to `webhook` if given. */
 export async function startSimulatorProcess(scenario: string, name = 'simulator', nodeArgs: string[] = [], webhook?: BenchWebhook): Promise<BenchSimulator> {
   const port = await freePort();
   const dataDir = join(VAR, 'sim-data');
