@@ -121,6 +121,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
         readyLine: /"admin server listening"/,
       })
     : undefined;
+  const everyProcess = admin ? [...procs, admin] : procs;
   const progress = new ProgressReader(dbUrl);
   await progress.open();
   const notes: string[] = [];
@@ -130,7 +131,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
     const items = env.items.map((it) => ({ externalId: it.requestId, input: { messages: it.messages } }));
     const pgTracker = new CpuTracker(() => postgresBackends(dbName).filter((pid) => pid !== progress.backendPid));
     const clusterTracker = new CpuTracker(() => postgresProcesses());
-    const fleetTracker = new CpuTracker(() => [...procs, ...(admin ? [admin] : [])].map((p) => p.child.pid));
+    const fleetTracker = new CpuTracker(() => everyProcess.map((p) => p.child.pid));
     const [before, redisCpu0, redisCalls0, sim0] = await Promise.all([
       Promise.all(procs.map((p) => p.snapshot())),
       env.redis.cpuSeconds(),
@@ -213,7 +214,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
       intakeTimeline: await progress.intakeTimeline(t0Ms),
       notes,
     };
-    await Promise.all([...procs, ...(admin ? [admin] : [])].map((p) => p.child.stop('SIGTERM', 30_000)));
+    await Promise.all(everyProcess.map((p) => p.child.stop('SIGTERM', 30_000)));
     // Backends flush their statistics when they exit: read the transaction count after the fleet stopped.
     await progress.close();
     const counters = await settledDatabaseCounters(env.baseDbUrl, dbName);
@@ -221,7 +222,7 @@ export async function fleetRun(env: BenchEnv, run: number): Promise<RunResult> {
     return result;
   } finally {
     await progress.close().catch(() => undefined);
-    await Promise.all([...procs, ...(admin ? [admin] : [])].map((p) => p.child.stop('SIGKILL', 5_000)));
+    await Promise.all(everyProcess.map((p) => p.child.stop('SIGKILL', 5_000)));
     await env.redis.clear(world.prefix);
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -16,8 +16,8 @@
  * UPDATE from `transition()`; a result moves an item only while it is in that batch and waiting.
  * Submission is a batch's move, not its items': rewriting every row of an accepted batch cost a
  * fifth of the database's time. Readers show a `batched` item whose batch is at the provider as
- * `submitted` (`shownItemStatus`, in statuses.ts). Rows written `submitted` by older versions still count as in a
- * batch and leave it by the same edges.
+ * `submitted` (`shownItemStatus`, in statuses.ts). Rows written `submitted` by older versions
+ * still count as in a batch and leave it by the same edges.
  */
 import { defineMachine, planTransition, transition, type TransitionSpec } from './machine.ts';
 import type { DbTx } from './db.ts';
