@@ -115,7 +115,8 @@ say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${
 
 const redis = await startRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const webhook = values['no-webhooks'] ? undefined : await benchWebhook();
-const sim = await startSimulatorProcess(values.scenario, 'simulator', [], webhook);
+const simulatorProfile = (name: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : []);
+const sim = await startSimulatorProcess(values.scenario, 'simulator', simulatorProfile('simulator'), webhook);
 const referenceDir = only.has('e2e') ? await installReference(values['reference-dir']) : '';
 const fake = only.has('e2e') ? await startFakeOpenAI(referenceDir) : undefined;
 const stages: StageResult[] = [];
@@ -166,7 +167,7 @@ try {
     say(`\n== output file: ${fileLines} lines of 3,700-character answers, process role alone, default settings ==`);
     // The answers must really be 3,700 characters: the simulator's full execution (zero delays),
     // not the `instant` content of the end-to-end runs.
-    const fileSim = await startSimulatorProcess(join(REPO, 'bench', 'scenarios', 'zero-delay.json'), 'simulator-file');
+    const fileSim = await startSimulatorProcess(join(REPO, 'bench', 'scenarios', 'zero-delay.json'), 'simulator-file', simulatorProfile('simulator-file'));
     try {
       file = await fileBench({ baseDbUrl, dbPrefix, redis, sim: fileSim, lines: fileLines, chunk, env: fleetEnvExtra, profileDir, timeoutMs });
     } finally {

@@ -2,7 +2,7 @@
  * Build: claims queued items of one task (skip-locked row locks, so concurrent builders never
  * take the same item), packs them under the request, byte and token caps, and streams the JSONL.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../store/uuid7.ts';
 import * as batches from '../store/batches.ts';
 import * as items from '../store/items.ts';
 import { resolveLimits } from '../tasks/contract.ts';
@@ -53,7 +53,6 @@ export async function build(ctx: PipelineContext, taskName: string): Promise<Bui
     if ((await batches.openCount(ctx.db, { model: task.model })) >= ctx.config.limits.maxInFlightPerModel) return { batches: built, stoppedBy: 'model-cap' };
 
     const tokenCap = Math.min(limits.maxTokensPerBatch ?? Infinity, await ctx.limits.effective(task.model));
-    await items.failTooLarge(ctx.db, task.name, tokenCap, ctx.now());
 
     if (ctx.config.build.minItems > 1) {
       const waiting = await items.queuedSummary(ctx.db, task.name, ctx.now());
@@ -64,10 +63,14 @@ export async function build(ctx: PipelineContext, taskName: string): Promise<Bui
       }
     }
 
-    const batchId = randomUUID();
+    const batchId = uuidv7();
     const requests = Math.min(limits.maxRequestsPerBatch, ctx.config.build.targetRequests);
     const claimed = await claimItems(ctx, task, batchId, { requests, tokens: tokenCap, bytes: limits.maxBytesPerBatch }, 'batch');
     if (claimed.length === 0) {
+      // An item over the cap (learned after its intake) claims nothing when it comes first in line:
+      // it fails here, and the claim runs again. Looked for only then, since the scan reads every
+      // queued item of the task.
+      if ((await items.failTooLarge(ctx.db, task.name, tokenCap, ctx.now())) > 0) continue;
       await scheduleNextAvailable(ctx, task.name);
       return { batches: built, stoppedBy: 'empty' };
     }

@@ -27,13 +27,25 @@ export async function claimItems(
   lease?: { owner: string; until: Date },
 ): Promise<Array<{ id: string; estimatedTokens: number; estimatedBytes: number }>> {
   const at = ctx.now();
-  return rawTransaction(ctx.db, async (tx) => {
-    await batches.create(tx, { id: batchId, task: task.name, model: task.model, endpoint: task.endpoint, mode, at, lease });
-    const claimed = await items.claim(tx, { task: task.name, batchId, caps, at });
-    if (claimed.length === 0) await batches.discardEmpty(tx, batchId);
-    return claimed;
-  });
+  try {
+    return await rawTransaction(ctx.db, async (tx) => {
+      await batches.create(tx, { id: batchId, task: task.name, model: task.model, endpoint: task.endpoint, mode, at, lease });
+      const claimed = await items.claim(tx, { task: task.name, batchId, caps, at });
+      if (claimed.length === 0) throw new NothingClaimed();
+      return claimed;
+    });
+  } catch (err) {
+    if (err instanceof NothingClaimed) return [];
+    throw err;
+  }
 }
+
+/**
+ * Rolls back a claim that found nothing, batch row included. Deleting the row instead would make
+ * PostgreSQL check that no item points at it (`items.batch_id` is a foreign key with no full index):
+ * a scan of the whole items table for every empty claim.
+ */
+class NothingClaimed extends Error {}
 
 /** Items waiting for a retry delay get a delayed build for when the first of them becomes available. */
 export async function scheduleNextAvailable(ctx: PipelineContext, task: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../store/uuid7.ts';
 import { setImmediate } from 'node:timers/promises';
 import { IntakeRejectedError } from '../errors.ts';
 import { checkIntakePayload } from '../intake/payload-check.ts';
@@ -93,7 +93,7 @@ export async function intake(ctx: PipelineContext, payload: unknown, jobId: stri
           ? `its request is ${size.bytes} bytes, more than a batch file may hold`
           : null;
     rows.push({
-      id: randomUUID(),
+      id: uuidv7(),
       task: task.name,
       external_id: item.externalId,
       input: input.data,

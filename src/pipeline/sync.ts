@@ -21,7 +21,7 @@
  *   provider, exactly once in our records.
  * - Bounded jobs: one job works for at most SLICE_MS of chunks, then hands over to a follow-up.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../store/uuid7.ts';
 import { ProviderError } from '../errors.ts';
 import * as batches from '../store/batches.ts';
 import * as items from '../store/items.ts';
@@ -82,7 +82,7 @@ export class SyncRunner {
         await triggerBuild(ctx, task.name); // a follow-up, possibly in another process
         return { batches: done, stoppedBy: 'policy' };
       }
-      const batchId = randomUUID();
+      const batchId = uuidv7();
       const until = new Date(ctx.now().getTime() + ctx.config.timings.leaseMs);
       const claimed = await claimItems(ctx, task, batchId, { requests: this.chunkSize(limits), tokens: Number.MAX_SAFE_INTEGER, bytes: limits.maxBytesPerBatch }, 'sync', {
         owner: ctx.owner,

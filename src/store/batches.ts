@@ -68,11 +68,6 @@ export async function create(
   );
 }
 
-/** Drops a `building` row that claimed nothing. */
-export async function discardEmpty(db: DbTx, id: string): Promise<void> {
-  await run(db, sql`delete from batches where id = ${id}::uuid and status = 'building'`);
-}
-
 /** Batches not yet processed, of one task or one model (the in-flight caps). */
 export async function openCount(db: DbTx, by: { task: string } | { model: string }): Promise<number> {
   const cond = 'task' in by ? sql`task = ${by.task}` : sql`model = ${by.model}`;

@@ -19,7 +19,7 @@
  * `submitted` (`shownItemStatus`, in statuses.ts). Rows written `submitted` by older versions
  * still count as in a batch and leave it by the same edges.
  */
-import { defineMachine, planTransition, transition, type TransitionSpec } from './machine.ts';
+import { defineMachine, planTransition, statusGuard, transition, type TransitionSpec } from './machine.ts';
 import type { DbTx } from './db.ts';
 import { raw, sql, type Sql } from './sql.ts';
 
@@ -29,13 +29,19 @@ export type ItemStatus = (typeof ITEM_STATUSES)[number];
 /** In a batch, waiting for its verdict. */
 export const IN_BATCH: readonly ItemStatus[] = ['batched', 'submitted'];
 /**
- * `<alias>.batch_id` is `batchId`, for statements that name their items by id: written so that the
- * planner reaches the rows through the primary key and never through `items_in_batch_idx`. Right
- * after a claim that index's statistics do not know the batch, the planner takes it for a few rows,
- * and would read the whole batch again for every chunk of 1,000 ids (quadratic in the batch size).
+ * `<alias>.batch_id` is `batchId`, for statements that name their items by id: written so that no
+ * index on `batch_id` can serve it, and the planner reaches the rows through the primary key (with
+ * the status guard written `byKey`, see `statusGuard`). Right after a claim the statistics do not
+ * know the batch, the planner takes it for a few rows, and would read the whole batch again for
+ * every chunk of 1,000 ids (quadratic in the batch size).
  */
 export function ofBatch(alias: string, batchId: string): Sql {
   return sql`${raw(alias)}.batch_id is not distinct from ${batchId}::uuid`;
+}
+
+/** `<alias>.status` is one of `statuses`; `byKey` for statements that name their items by id (see `statusGuard`). */
+export function itemStatusIn(alias: string, statuses: readonly ItemStatus[], byKey = false): Sql {
+  return statusGuard(itemMachine, alias, statuses, byKey);
 }
 
 /** Final: the producer has its answer. */

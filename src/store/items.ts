@@ -3,8 +3,8 @@
  * of queued and failed items. Every status write goes through `transitionItems`.
  */
 import type { DbTx } from './db.ts';
-import { IN_BATCH, ofBatch, transitionItems, type ItemStatus } from './item-states.ts';
-import { literals, one, raw, rows, rowsParam, sql } from './sql.ts';
+import { IN_BATCH, itemStatusIn, ofBatch, transitionItems, type ItemStatus } from './item-states.ts';
+import { one, raw, rows, rowsParam, sql, type Sql } from './sql.ts';
 
 /** A new item as intake stores it. */
 export interface NewItem {
@@ -73,6 +73,7 @@ export function claim(db: DbTx, c: { task: string; batchId: string; caps: ClaimC
     from_: raw('pick'),
     set: { batch_id: sql`${c.batchId}::uuid` },
     where: raw('t.id = pick.id'),
+    byKey: true,
     returning: raw(`t.id::text as id, t.estimated_tokens as "estimatedTokens", t.estimated_bytes as "estimatedBytes"`),
   });
 }
@@ -133,11 +134,21 @@ export async function releaseFromBatch(db: DbTx, batchId: string, at: Date): Pro
 }
 
 /** Items of a batch still waiting for their verdict: these ids, or (without ids) the first `limit` by id. */
-export function pendingInBatch(db: DbTx, batchId: string, opts: { ids?: readonly string[]; limit?: number; statuses?: readonly ItemStatus[] }): Promise<PendingItem[]> {
-  const statuses = literals(opts.statuses ?? IN_BATCH);
+export function pendingInBatch(db: DbTx, batchId: string, opts: PendingQuery): Promise<PendingItem[]> {
+  return rows(db, pendingStatement(batchId, opts));
+}
+
+/** Which pending items of a batch to read: these ids, or (without ids) the first `limit` by id. */
+export interface PendingQuery { ids?: readonly string[]; limit?: number; statuses?: readonly ItemStatus[] }
+
+/** The statement `pendingInBatch` runs (by ids: through the primary key, see `statusGuard`). */
+export function pendingStatement(batchId: string, opts: PendingQuery): Sql {
+  const statuses = opts.statuses ?? IN_BATCH;
   const limit = opts.limit ? sql` order by i.id limit ${opts.limit}` : raw(' order by i.id');
-  const which = opts.ids ? sql`i.id in ${idList(opts.ids)} and ${ofBatch('i', batchId)}` : sql`i.batch_id = ${batchId}::uuid`;
-  return rows(db, sql`select ${PENDING} from items i where ${which} and i.status in (${statuses})${limit}`);
+  const which = opts.ids
+    ? sql`i.id in ${idList(opts.ids)} and ${ofBatch('i', batchId)} and ${itemStatusIn('i', statuses, true)}`
+    : sql`i.batch_id = ${batchId}::uuid and ${itemStatusIn('i', statuses)}`;
+  return sql`select ${PENDING} from items i where ${which}${limit}`;
 }
 
 /** Which failed items an operator selects: ids, task, error code (any combination). */
@@ -164,6 +175,7 @@ export async function requeueFailed(db: DbTx, f: FailedFilter, limit: number, at
     from_: raw('picked'),
     set: { attempts: 0, requeues: 0, error_code: null, error_message: null, batch_id: null, available_at: sql`${at}::timestamptz`, finished_at: null },
     where: raw('t.id = picked.id'),
+    byKey: true,
     returning: raw('t.task'),
   });
   return moved.map((r) => r.task);
@@ -177,6 +189,7 @@ export async function cancelQueued(db: DbTx, ids: readonly string[], at: Date): 
     at,
     set: { error_code: 'cancelled', error_message: 'cancelled by an operator', finished_at: sql`${at}::timestamptz` },
     where: sql`t.id in ${idList(ids)}`,
+    byKey: true,
   });
   return moved.map((r) => r.id);
 }

@@ -76,6 +76,25 @@ export interface TransitionSpec<S extends string, C extends string> {
   from_?: Sql;
   /** Columns to return, over `t` (default the id as text). */
   returning?: Sql;
+  /**
+   * `where` names the rows by primary key (`t.id = …`): the guard is then written as "none of the
+   * other statuses" (`statusGuard`), so that the planner reaches the rows through the key.
+   */
+  byKey?: boolean;
+}
+
+/**
+ * The status guard `<alias>.status in (<statuses>)`. With `byKey` it is written as the complement,
+ * `not in (<every other status>)`, the same rows under the table's CHECK constraint: the planner
+ * cannot prove a partial index's status predicate from it, so a statement that names its rows by
+ * id reaches them through the primary key. Otherwise a partial index whose statistics lag behind
+ * (a claim fills `items_in_batch_idx` long before the next ANALYZE) looks like a few rows, and the
+ * planner reads all of it, every in-flight item, for each chunk of 1,000 ids.
+ */
+export function statusGuard<S extends string, C extends string>(m: Machine<S, C>, alias: string, statuses: readonly S[], byKey = false): Sql {
+  if (!byKey) return sql`${raw(alias)}.status in (${literals(statuses)})`;
+  const others = m.statuses.filter((s) => !statuses.includes(s));
+  return others.length === 0 ? raw('true') : sql`${raw(alias)}.status not in (${literals(others)})`;
 }
 
 /** Checks a move against the table and builds its UPDATE without running it. */
@@ -94,7 +113,7 @@ export function planTransition<S extends string, C extends string>(m: Machine<S,
   }
   return sql`${spec.with ? sql`with ${spec.with} ` : raw('')}update ${raw(m.table)} t set ${join(sets)}
     ${spec.from_ ? sql`from ${spec.from_}` : raw('')}
-    where t.status in (${literals(spec.from)}) and (${spec.where})
+    where ${statusGuard(m, 't', spec.from, spec.byKey)} and (${spec.where})
     returning ${spec.returning ?? raw('t.id::text as id')}`;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { DbTx } from './db.ts';
 import { IN_BATCH, ofBatch, planItemTransition, type AttemptOutcome } from './item-states.ts';
-import { one, raw, rows, run, rowsParam, sql } from './sql.ts';
+import { one, raw, rows, run, rowsParam, sql, type Sql } from './sql.ts';
 
 /** One item's verdict, as the store records it. */
 export interface Decision {
@@ -76,52 +76,55 @@ export async function recordDecisions(tx: DbTx, batchId: string, decisions: read
   for (const status of ['succeeded', 'failed', 'queued'] as const) {
     const group = decisions.filter((d) => d.status === status);
     if (group.length === 0) continue;
-    // The move drives from the decisions through the primary key (see `ofBatch`); the attempts are
-    // inserted from its RETURNING, so no statement here joins two CTEs whose sizes the planner
-    // cannot know (it guessed 100 × 1 rows and compared every pair: 1,000,000 per chunk).
-    const move = planItemTransition({
-      from: IN_BATCH,
-      to: status,
-      at,
-      from_: raw('d'),
-      set: {
-        attempts: raw('t.attempts + d.attempts_inc'),
-        requeues: raw('t.requeues + d.requeues_inc'),
-        batch_id: status === 'queued' ? null : raw('t.batch_id'),
-        available_at: sql`${at}::timestamptz + (d.delay_ms || ' milliseconds')::interval`,
-        max_output_tokens: raw('d.max_output_tokens'),
-        output: raw('coalesce(d.output, t.output)'),
-        error_code: raw('d.error_code'),
-        error_message: raw('d.error_message'),
-        input_tokens: raw('t.input_tokens + d.input_tokens'),
-        cached_tokens: raw('t.cached_tokens + d.cached_tokens'),
-        output_tokens: raw('t.output_tokens + d.output_tokens'),
-        cost_usd: raw('t.cost_usd + d.cost_usd'),
-        sync_cost_usd: raw('t.sync_cost_usd + d.sync_cost_usd'),
-        finished_at: status === 'queued' ? null : sql`${at}::timestamptz`,
-      },
-      where: sql`t.id = d.item_id and ${ofBatch('t', batchId)}`,
-      returning: sql`${recordedColumns(batchId, at, status === 'failed')}, ${ATTEMPT_COLUMNS}`,
-    });
-    const moved = await rows<RecordedItem>(
-      tx,
-      sql`with d as (
-          select * from jsonb_to_recordset(${rowsParam(group)}::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
-            output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
-            input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
-        ), moved as (${move}), ins as (
-          insert into attempts (item_id, batch_id, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, created_at)
-          select id::uuid, ${batchId}::uuid, a_outcome, a_error_code, a_error_message, a_input_tokens, a_cached_tokens, a_output_tokens, a_cost_usd, a_sync_cost_usd, ${at}::timestamptz
-            from moved
-          on conflict (item_id, batch_id) do nothing
-        )
-        select ${RECORDED} from moved`,
-    );
+    const moved = await rows<RecordedItem>(tx, recordStatement(batchId, status, group, at));
     const sent = new Map(group.map((d) => [d.item_id, d.output]));
     for (const row of moved) if (row.output === null || row.output === undefined) row.output = sent.get(row.id) ?? null;
     out.push(...moved);
   }
   return out;
+}
+
+/** The one statement that records `group`, the decisions of one batch that move their items to `status`. */
+export function recordStatement(batchId: string, status: Decision['status'], group: readonly Decision[], at: Date): Sql {
+  // The move drives from the decisions through the primary key (`byKey`, `ofBatch`); the attempts
+  // are inserted from its RETURNING, so no statement here joins two CTEs whose sizes the planner
+  // cannot know (it guessed 100 × 1 rows and compared every pair: 1,000,000 per chunk).
+  const move = planItemTransition({
+    from: IN_BATCH,
+    to: status,
+    at,
+    from_: raw('d'),
+    set: {
+      attempts: raw('t.attempts + d.attempts_inc'),
+      requeues: raw('t.requeues + d.requeues_inc'),
+      batch_id: status === 'queued' ? null : raw('t.batch_id'),
+      available_at: sql`${at}::timestamptz + (d.delay_ms || ' milliseconds')::interval`,
+      max_output_tokens: raw('d.max_output_tokens'),
+      output: raw('coalesce(d.output, t.output)'),
+      error_code: raw('d.error_code'),
+      error_message: raw('d.error_message'),
+      input_tokens: raw('t.input_tokens + d.input_tokens'),
+      cached_tokens: raw('t.cached_tokens + d.cached_tokens'),
+      output_tokens: raw('t.output_tokens + d.output_tokens'),
+      cost_usd: raw('t.cost_usd + d.cost_usd'),
+      sync_cost_usd: raw('t.sync_cost_usd + d.sync_cost_usd'),
+      finished_at: status === 'queued' ? null : sql`${at}::timestamptz`,
+    },
+    where: sql`t.id = d.item_id and ${ofBatch('t', batchId)}`,
+    byKey: true,
+    returning: sql`${recordedColumns(batchId, at, status === 'failed')}, ${ATTEMPT_COLUMNS}`,
+  });
+  return sql`with d as (
+      select * from jsonb_to_recordset(${rowsParam(group)}::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
+        output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
+        input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
+    ), moved as (${move}), ins as (
+      insert into attempts (item_id, batch_id, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, created_at)
+      select id::uuid, ${batchId}::uuid, a_outcome, a_error_code, a_error_message, a_input_tokens, a_cached_tokens, a_output_tokens, a_cost_usd, a_sync_cost_usd, ${at}::timestamptz
+        from moved
+      on conflict (item_id, batch_id) do nothing
+    )
+    select ${RECORDED} from moved`;
 }
 
 /** Runs `fn` under a savepoint of the transaction: if it throws, only its own writes are rolled back. */
