@@ -2,9 +2,9 @@
  * Build: claims queued items of one task (skip-locked row locks, so concurrent builders never
  * take the same item), packs them under the request, byte and token caps, and streams the JSONL.
  */
-import { uuidv7 } from '../store/uuid7.ts';
 import * as batches from '../store/batches.ts';
 import * as items from '../store/items.ts';
+import { uuidv7 } from '../store/uuid7.ts';
 import { resolveLimits } from '../tasks/contract.ts';
 import { batchLines } from './batch-file.ts';
 import { claimItems, scheduleNextAvailable } from './claim.ts';

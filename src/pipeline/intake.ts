@@ -1,4 +1,3 @@
-import { uuidv7 } from '../store/uuid7.ts';
 import { setImmediate } from 'node:timers/promises';
 import { IntakeRejectedError } from '../errors.ts';
 import { checkIntakePayload } from '../intake/payload-check.ts';
@@ -7,6 +6,7 @@ import { estimatedTokens } from '../monitoring/process-metrics.ts';
 import type { IntakeOutcome } from '../queues/payloads.ts';
 import { resolveLimits, type AnyTask } from '../tasks/contract.ts';
 import * as itemStore from '../store/items.ts';
+import { uuidv7 } from '../store/uuid7.ts';
 import type { NewItem } from '../store/items.ts';
 import * as rejections from '../store/rejections.ts';
 import type { PipelineContext } from './context.ts';

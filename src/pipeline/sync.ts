@@ -21,10 +21,10 @@
  *   provider, exactly once in our records.
  * - Bounded jobs: one job works for at most SLICE_MS of chunks, then hands over to a follow-up.
  */
-import { uuidv7 } from '../store/uuid7.ts';
 import { ProviderError } from '../errors.ts';
 import * as batches from '../store/batches.ts';
 import * as items from '../store/items.ts';
+import { uuidv7 } from '../store/uuid7.ts';
 import type { PendingItem } from '../store/items.ts';
 import { resolveLimits, type AnyTask, type TaskLimits } from '../tasks/contract.ts';
 import { claimItems, scheduleNextAvailable } from './claim.ts';
