@@ -40,11 +40,7 @@ export async function claimItems(
   }
 }
 
-/**
- * Rolls back a claim that found nothing, batch row included. Deleting the row instead would make
- * PostgreSQL check that no item points at it (`items.batch_id` is a foreign key with no full index):
- * a scan of the whole items table for every empty claim.
- */
+/** Rolls back a claim that found nothing, batch row included: an empty claim leaves nothing behind, not even a dead row. */
 class NothingClaimed extends Error {}
 
 /** Items waiting for a retry delay get a delayed build for when the first of them becomes available. */

@@ -176,6 +176,8 @@ export interface Invariants {
   misplacedHooks: number;
   /** Items whose cost or tokens differ from the sum of their attempts'. */
   costMismatches: number;
+  /** Attempts whose item or batch row does not exist, and items in a batch that does not exist (no foreign keys enforce these). */
+  danglingReferences: number;
   /** Exact decimal sums (as text): items, attempts and processed batches must agree. */
   costUsd: { items: string; attempts: string; batches: string };
   /** Provider batches created, as the simulator counted them. */
@@ -222,6 +224,10 @@ export async function checkInvariants(db: Db, sim: SimulatorHandle): Promise<Inv
             select coalesce(sum(cost_usd), 0) as cost, coalesce(sum(input_tokens), 0) as it, coalesce(sum(output_tokens), 0) as ot
               from attempts a where a.item_id = i.id) s on true
           where i.cost_usd <> s.cost or i.input_tokens <> s.it or i.output_tokens <> s.ot) as "costMismatches",
+       (select count(*)::int from attempts a where not exists (select 1 from items i where i.id = a.item_id))
+         + (select count(*)::int from attempts a where not exists (select 1 from batches b where b.id = a.batch_id))
+         + (select count(*)::int from items i where i.batch_id is not null and not exists (select 1 from batches b where b.id = i.batch_id))
+         as "danglingReferences",
        (select coalesce(sum(cost_usd), 0)::text from items) as items_cost,
        (select coalesce(sum(cost_usd), 0)::text from attempts) as attempts_cost,
        (select coalesce(sum(cost_usd), 0)::text from batches) as batches_cost`,
@@ -281,7 +287,7 @@ export function violations(inv: Invariants, expectedItems: number): string[] {
   if (inv.openBatches !== 0) out.push(`${inv.openBatches} batches not processed`);
   const zero: Array<keyof Invariants> = [
     'succeededWithoutOutput', 'succeededAttemptsNotOne', 'successAttemptOnUnsucceeded', 'resultHooksNotOne', 'failureHooksNotOne',
-    'misplacedHooks', 'costMismatches', 'duplicateSubmissions', 'unknownProviderBatches', 'succeededMoreThanOnce',
+    'misplacedHooks', 'costMismatches', 'danglingReferences', 'duplicateSubmissions', 'unknownProviderBatches', 'succeededMoreThanOnce',
   ];
   for (const k of zero) if (inv[k] !== 0) out.push(`${k} = ${String(inv[k])}`);
   if (inv.duplicateInputFiles.length > 0) out.push(`duplicateInputFiles = ${inv.duplicateInputFiles.join(', ')}`);
