@@ -6,6 +6,7 @@
  * derived from the seed so that outputs are reproducible.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { digestOf } from './random.ts';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -30,18 +31,14 @@ export function randomBase62(n: number): string {
 
 /** Hex digest of the given parts (deterministic), `n` characters. */
 export function hashHex(n: number, ...parts: Array<string | number>): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(String(p)).update('\u0000');
-  let hex = h.digest('hex');
+  let hex = digestOf(parts, 'hex');
   while (hex.length < n) hex += createHash('sha256').update(hex).digest('hex');
   return hex.slice(0, n);
 }
 
 /** Base62 digest of the given parts (deterministic), `n` characters. */
 export function hashBase62(n: number, ...parts: Array<string | number>): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(String(p)).update('\u0000');
-  return base62From(h.digest(), n);
+  return base62From(digestOf(parts, 'buffer'), n);
 }
 
 /** `batch_` + 32 hex. */

@@ -20,6 +20,14 @@ import type { PromptCache } from './prompt-cache.ts';
 import { fakeFromSchema, violateSchema } from './schema-faker.ts';
 import type { TokenCounter } from './token-counter.ts';
 
+const fingerprints = new Map<string, string>();
+/** A snapshot's `system_fingerprint`: fixed per snapshot, so derived once. */
+function fingerprintOf(snapshot: string): string {
+  let fp = fingerprints.get(snapshot);
+  if (fp === undefined) fingerprints.set(snapshot, (fp = `fp_${hashHex(10, 'fingerprint', snapshot)}`));
+  return fp;
+}
+
 /** Per-line faults, in the order their rates are stacked when one is drawn. */
 export const LINE_FAULTS = [
   'none',
@@ -473,7 +481,7 @@ function chat(body: Record<string, unknown>, fault: LineFault, promptTokens: num
         },
       },
       service_tier: 'default',
-      system_fingerprint: `fp_${hashHex(10, 'fingerprint', snapshot)}`,
+      system_fingerprint: fingerprintOf(snapshot),
     },
     usage: { prompt: promptTokens, completion: completionTokens, cached, reasoning: reasoningTokens },
   };
