@@ -27,8 +27,9 @@ export function decideLineFault(
   input: { clientId: string; customId: string; occurrence: number; endpoint: string; body: Record<string, unknown> },
 ): LineFault {
   const rates = scenario.lineFaults;
-  const applicable = applicableFaults(input.endpoint, input.body);
   if (rates.http400 > 0 && roll(scenario.seed, 'line-http400', canonicalJson(input.body)) < rates.http400) return 'http400';
+  if (!STACKED.some((name) => rates[name] > 0)) return 'none'; // nothing to draw: skip the roll (most scenarios)
+  const applicable = applicableFaults(input.endpoint, input.body);
   const u = roll(scenario.seed, 'line', input.customId, input.occurrence);
   let acc = 0;
   for (const name of STACKED) {

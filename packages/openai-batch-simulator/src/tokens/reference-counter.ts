@@ -233,8 +233,25 @@ export function createCheapCounter(): TokenCounter {
   const text = (s: string): number => Math.ceil(s.length / 4);
   return {
     countText: (_model, s) => text(s),
-    countRequest: (_endpoint, body) => text(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? '')) + 7,
+    countRequest: (_endpoint, body) => Math.ceil(charsOf(body.messages ?? body.input ?? body.prompt ?? '') / 4) + 7,
   };
+}
+
+/** Characters of a prompt's text: strings' lengths summed over arrays and objects (keys and values), no JSON built. */
+function charsOf(v: unknown): number {
+  if (typeof v === 'string') return v.length;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v).length;
+  if (Array.isArray(v)) {
+    let n = 0;
+    for (const x of v) n += charsOf(x);
+    return n;
+  }
+  if (isObj(v)) {
+    let n = 0;
+    for (const k in v) n += k.length + charsOf(v[k]);
+    return n;
+  }
+  return 0;
 }
 
 /** A counter whose request counts are `inner`'s × (1 + drift): the "real" usage an estimator has to live with. */
