@@ -7,7 +7,8 @@
 // drop-database`. Every RPC call is forwarded to @prisma/schema-engine-wasm, which reaches
 // PostgreSQL through @prisma/adapter-pg. Workarounds for adapter-pg 7.10 / wasm engine quirks:
 //   1. connectToShadowDb: our own (CREATE DATABASE, connect by URL, close pool, DROP ... WITH (FORCE)).
-//   2. catalog types adapter-pg cannot map ("char", regclass, ...) are relabelled as text.
+//   2. catalog types adapter-pg cannot map ("char", regclass, ...) are relabelled as text; "char"
+//      columns then go to the engine as characters, as the native engine reads them.
 //   3. executeScript runs the whole script as one simple query (adapter-pg splits on ';').
 //   4. createMigration/evaluateDataLoss: "shadow DB must be provided through an external factory"
 //      -> run devDiagnostic (which fills the engine's cache) and retry once.
@@ -20,7 +21,7 @@ import readline from 'node:readline'
 import { format } from 'node:util'
 import pg from 'pg'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { bindMigrationAwareSqlAdapterFactory, DriverAdapterError } from '@prisma/driver-adapter-utils'
+import { bindMigrationAwareSqlAdapterFactory, ColumnTypeEnum, DriverAdapterError } from '@prisma/driver-adapter-utils'
 
 const require = createRequire(import.meta.url)
 const WASM_PKG = '@prisma/schema-engine-wasm'
@@ -82,9 +83,15 @@ function pgConnectionString(url) {
   return u.href
 }
 
+const CHAR_OID = 18
+
 function relabel(res) {
   for (const r of Array.isArray(res) ? res : [res]) {
-    for (const f of r?.fields ?? []) if (CATALOG_TEXT_OIDS.has(f.dataTypeID)) f.dataTypeID = TEXT_OID
+    for (const f of r?.fields ?? []) {
+      if (!CATALOG_TEXT_OIDS.has(f.dataTypeID)) continue
+      if (f.dataTypeID === CHAR_OID) f.catalogChar = true // reported to the engine as a character, below
+      f.dataTypeID = TEXT_OID
+    }
   }
   return res
 }
@@ -210,7 +217,28 @@ async function ensureSchema(pool, schema) {
 
 // adapter-pg splits scripts on ';' (breaks $$ bodies, half-applies failed migrations). The native
 // engine sends the whole script as one simple query, i.e. one implicit transaction: do the same.
+// The native engine reads a `"char"` column (pg_constraint.contype, pg_class.relkind, …) as a
+// character, and the schema describer insists on it: given text, it panics ("… as char failed")
+// as soon as a table has a CHECK constraint. adapter-pg knows no such type, so the columns that
+// `relabel` marked are reported as characters here.
+function reportCatalogChars(adapter) {
+  const fieldsOf = new WeakMap()
+  const performIO = adapter.performIO.bind(adapter)
+  adapter.performIO = async (query) => {
+    const res = await performIO(query)
+    if (res?.rows && res.fields?.some((f) => f.catalogChar)) fieldsOf.set(res.rows, res.fields)
+    return res
+  }
+  const queryRaw = adapter.queryRaw.bind(adapter)
+  adapter.queryRaw = async (query) => {
+    const out = await queryRaw(query)
+    fieldsOf.get(out.rows)?.forEach((f, i) => { if (f.catalogChar) out.columnTypes[i] = ColumnTypeEnum.Character })
+    return out
+  }
+}
+
 function patchAdapter(adapter, pool) {
+  reportCatalogChars(adapter)
   adapter.executeScript = async (script) => {
     try {
       await pool.query(script)
