@@ -215,8 +215,6 @@ async function ensureSchema(pool, schema) {
   if (schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
 }
 
-// adapter-pg splits scripts on ';' (breaks $$ bodies, half-applies failed migrations). The native
-// engine sends the whole script as one simple query, i.e. one implicit transaction: do the same.
 // The native engine reads a `"char"` column (pg_constraint.contype, pg_class.relkind, …) as a
 // character, and the schema describer insists on it: given text, it panics ("… as char failed")
 // as soon as a table has a CHECK constraint. adapter-pg knows no such type, so the columns that
@@ -237,6 +235,8 @@ function reportCatalogChars(adapter) {
   }
 }
 
+// adapter-pg splits scripts on ';' (breaks $$ bodies, half-applies failed migrations). The native
+// engine sends the whole script as one simple query, i.e. one implicit transaction: do the same.
 function patchAdapter(adapter, pool) {
   reportCatalogChars(adapter)
   adapter.executeScript = async (script) => {
