@@ -23,13 +23,13 @@ const database = await createTestDatabase();
 const pool = new pg.Pool({ connectionString: database.url.replace(/\?schema=.*/, ''), options: `-c search_path=${database.schema}`, max: 4 });
 try {
   const newRows = () =>
-    Array.from({ length: ROWS }, (_, i) => ({ id: randomUUID(), task: 't', external_id: `${randomUUID()}-${i}`, input: { text: 'x'.repeat(200) }, status: 'queued', estimated_tokens: 50, estimated_bytes: 300 }));
-  const insertSql = `insert into items (id, task, external_id, input, status, estimated_tokens, estimated_bytes)
-    select r.id, r.task, r.external_id, r.input, r.status, r.estimated_tokens, r.estimated_bytes
-      from jsonb_to_recordset($1::jsonb) as r(id uuid, task text, external_id text, input jsonb, status text, estimated_tokens int, estimated_bytes int)`;
+    Array.from({ length: ROWS }, (_, i) => ({ id: randomUUID(), task: 't', external_id: `${randomUUID()}-${i}`, status: 'queued', estimated_tokens: 50, estimated_bytes: 300 }));
+  const insertSql = `insert into items (id, task, external_id, status, estimated_tokens, estimated_bytes)
+    select r.id, r.task, r.external_id, r.status, r.estimated_tokens, r.estimated_bytes
+      from jsonb_to_recordset($1::jsonb) as r(id uuid, task text, external_id text, status text, estimated_tokens int, estimated_bytes int)`;
   const results = [];
   results.push(await time('insert 1,000 rows: Prisma typed createMany', BATCHES, () =>
-    database.db.item.createMany({ data: newRows().map((r) => ({ id: r.id, task: r.task, externalId: r.external_id, input: r.input, status: r.status, estimatedTokens: r.estimated_tokens, estimatedBytes: r.estimated_bytes })) })));
+    database.db.item.createMany({ data: newRows().map((r) => ({ id: r.id, task: r.task, externalId: r.external_id, status: r.status, estimatedTokens: r.estimated_tokens, estimatedBytes: r.estimated_bytes })) })));
   results.push(await time('insert 1,000 rows: Prisma raw, one jsonb statement', BATCHES, () => database.db.$executeRawUnsafe(insertSql, rowsParam(newRows()))));
   results.push(await time('insert 1,000 rows: node-postgres, one jsonb statement', BATCHES, () => pool.query(insertSql, [rowsParam(newRows())])));
   const [one] = await rows<{ id: string }>(database.db, sql`select id::text as id from items limit 1`);

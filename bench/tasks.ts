@@ -22,6 +22,7 @@ export const benchTicket = defineTask({
     if (!content) throw new OutputValidationError('empty_output', 'empty answer');
     return content;
   },
+  parseOutputUsesInput: false,
 });
 
 /** Characters of the `bench-long-answer` answer string. */
@@ -54,6 +55,7 @@ export const benchLongAnswer = defineTask({
     if (!content) throw new OutputValidationError('empty_output', 'empty answer');
     return { chars: content.length };
   },
+  parseOutputUsesInput: false,
 });
 
 export default new TaskRegistry([benchTicket, benchLongAnswer]);

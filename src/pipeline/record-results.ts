@@ -39,6 +39,11 @@ export function decisionRow(d: PolicyDecision, usage: Usage, cost: { costUsd: nu
   return row;
 }
 
+/** Whether recording `task`'s results runs its `onResult`/`onFailure` hooks (it has one, and the hook channel is on). */
+export function runsHooks(task: AnyTask): boolean {
+  return Boolean(task.onResult || task.onFailure) && hooksEnabled(task);
+}
+
 /** Records one chunk of decisions of a batch, runs hooks, then announces the final ones. */
 export async function recordResults(
   ctx: PipelineContext,
@@ -48,7 +53,7 @@ export async function recordResults(
   items: ReadonlyMap<string, PendingItem>,
 ): Promise<RecordedItem[]> {
   if (decisions.length === 0) return [];
-  const withHooks = Boolean(task.onResult || task.onFailure) && hooksEnabled(task);
+  const withHooks = runsHooks(task);
   const record = async (tx: DbTx) => {
     const moved = await results.recordDecisions(tx, batchId, decisions, ctx.now());
     const finals = moved.filter((row) => row.status === 'succeeded' || row.status === 'failed');

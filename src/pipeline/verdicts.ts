@@ -36,7 +36,8 @@ export function usageOf(body: Json | undefined): Usage {
 
 /**
  * The verdict of one parsed output/error line, from the line itself and the task's validator,
- * never from the batch status.
+ * never from the batch status. The validator gets `input` unless the task declares it does not
+ * read it (`parseOutputUsesInput: false`; then `undefined`, whether or not the caller read it).
  */
 export function judgeLine(line: Json, task: AnyTask, input: unknown): LineVerdict {
   const error = obj(line.error);
@@ -71,7 +72,7 @@ export function judgeLine(line: Json, task: AnyTask, input: unknown): LineVerdic
     content = typeof message?.content === 'string' ? message.content : null;
   }
   try {
-    return { kind: 'succeeded', output: task.parseOutput({ body, content }, input), usage };
+    return { kind: 'succeeded', output: task.parseOutput({ body, content }, task.parseOutputUsesInput === false ? undefined : input), usage };
   } catch (err) {
     if (err instanceof OutputValidationError) return { kind: 'retryable', code: err.code, message: err.message, usage, truncated: err.code === 'truncated' };
     return { kind: 'retryable', code: 'parse_error', message: `parseOutput threw: ${(err as Error).message}`, usage, truncated: false };

@@ -205,6 +205,13 @@ export interface TaskDefinition<I = unknown, O = unknown> {
   buildRequest(input: I, options: { maxOutputTokens?: number }): Record<string, unknown>;
   /** Turns the provider's answer into the typed result, or throws OutputValidationError. */
   parseOutput(output: ProviderOutput, input: I): O;
+  /**
+   * Whether `parseOutput` reads its `input` argument (default `true`). A task whose parser looks
+   * at the answer alone sets `false`: processing then does not read the items' inputs back from
+   * PostgreSQL (a join and a JSON parse per result), and `parseOutput` gets `undefined` as input.
+   * Hooks always receive the input.
+   */
+  parseOutputUsesInput?: boolean;
   onResult?(ctx: ResultContext<I, O>): Promise<void> | void;
   onFailure?(ctx: FailureContext<I>): Promise<void> | void;
   limits?: Partial<TaskLimits>;

@@ -176,7 +176,7 @@ export interface Invariants {
   misplacedHooks: number;
   /** Items whose cost or tokens differ from the sum of their attempts'. */
   costMismatches: number;
-  /** Attempts whose item or batch row does not exist, and items in a batch that does not exist (no foreign keys enforce these). */
+  /** Attempts whose item or batch row does not exist, items in a batch that does not exist, items without their input and inputs without their item (no foreign keys enforce these). */
   danglingReferences: number;
   /** Exact decimal sums (as text): items, attempts and processed batches must agree. */
   costUsd: { items: string; attempts: string; batches: string };
@@ -227,6 +227,8 @@ export async function checkInvariants(db: Db, sim: SimulatorHandle): Promise<Inv
        (select count(*)::int from attempts a where not exists (select 1 from items i where i.id = a.item_id))
          + (select count(*)::int from attempts a where not exists (select 1 from batches b where b.id = a.batch_id))
          + (select count(*)::int from items i where i.batch_id is not null and not exists (select 1 from batches b where b.id = i.batch_id))
+         + (select count(*)::int from items i where not exists (select 1 from item_inputs n where n.item_id = i.id))
+         + (select count(*)::int from item_inputs n where not exists (select 1 from items i where i.id = n.item_id))
          as "danglingReferences",
        (select coalesce(sum(cost_usd), 0)::text from items) as items_cost,
        (select coalesce(sum(cost_usd), 0)::text from attempts) as attempts_cost,

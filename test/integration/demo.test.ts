@@ -34,8 +34,10 @@ async function openBatch(db: TestDatabase['db'], providerId: string, externalIds
   for (const externalId of externalIds) {
     await query(
       db,
-      `insert into items (id, task, external_id, input, status, batch_id, estimated_tokens, estimated_bytes)
-       values ($1::uuid, 'classify-ticket', $2, '{}'::jsonb, 'batched', $3::uuid, 10, 10) returning id`,
+      `with ins as (
+         insert into items (id, task, external_id, status, batch_id, estimated_tokens, estimated_bytes)
+         values ($1::uuid, 'classify-ticket', $2, 'batched', $3::uuid, 10, 10) returning id)
+       insert into item_inputs (item_id, input) select id, '{}' from ins returning item_id`,
       randomUUID(),
       externalId,
       id,

@@ -13,6 +13,8 @@ import { compile, execute, query, sql, type Sql } from '../../src/store/sql.ts';
 import { startHarness, type TestHarness } from '../support/fleet.ts';
 
 const TASK = 'classify-ticket';
+/** Rows in the table: enough that reading all of them costs the planner more than 1,000 key lookups, as in production. */
+const ROWS = 20_000;
 const ITEMS = 4_000;
 
 let h: TestHarness;
@@ -23,11 +25,15 @@ beforeAll(async () => {
   h = await startHarness({ roles: false });
   await execute(
     h.ctx.db,
-    `insert into items (id, task, external_id, input, status, estimated_tokens, estimated_bytes)
-     select gen_random_uuid(), '${TASK}', 'plan-' || g, jsonb_build_object('subject', 's' || g, 'body', repeat('ticket text ', 20)), 'queued', 100, 600
-       from generate_series(1, ${ITEMS}) g`,
+    `with ins as (
+       insert into items (id, task, external_id, status, estimated_tokens, estimated_bytes)
+       select gen_random_uuid(), '${TASK}', 'plan-' || g, 'queued', 100, 600 from generate_series(1, ${ROWS}) g
+       returning id, external_id)
+     insert into item_inputs (item_id, input)
+     select id, jsonb_build_object('subject', 's' || external_id, 'body', repeat('ticket text ', 20))::text from ins`,
   );
   await execute(h.ctx.db, 'analyze items');
+  await execute(h.ctx.db, 'analyze item_inputs');
   batchId = randomUUID();
   const claimed = await claimItems(h.ctx, h.ctx.registry.get(TASK), batchId, { requests: ITEMS, tokens: 1e12, bytes: 1e12 }, 'batch');
   expect(claimed).toHaveLength(ITEMS);
@@ -57,9 +63,10 @@ describe('plans of the statements that name items by id', () => {
     expect(await indexesOf(plain)).toContain('items_in_batch_idx');
   });
 
-  it('reads a chunk of pending items through the primary key', async () => {
+  it('reads a chunk of pending items, and their inputs, through the primary keys', async () => {
     const indexes = await indexesOf(pendingStatement(batchId, { ids: chunk }));
     expect(indexes).toContain('items_pkey');
+    expect(indexes).toContain('item_inputs_pkey');
     expect(indexes).not.toContain('items_in_batch_idx');
   });
 

@@ -35,8 +35,8 @@ async function attempts(task: string, ok: number, bad: number, options: { ageMs?
     database.db,
     `with n as (select g from generate_series(1, $3::int + $4::int) g),
           i as (
-            insert into items (id, task, external_id, input, status, estimated_tokens, estimated_bytes, batch_id)
-            select gen_random_uuid(), $2, $1 || '-' || g, '{}'::jsonb, case when g <= $3::int then 'succeeded' else 'failed' end, 10, 100, $1::uuid from n
+            insert into items (id, task, external_id, status, estimated_tokens, estimated_bytes, batch_id)
+            select gen_random_uuid(), $2, $1 || '-' || g, case when g <= $3::int then 'succeeded' else 'failed' end, 10, 100, $1::uuid from n
             returning id, external_id
           )
      insert into attempts (item_id, batch_id, outcome, error_code, cost_usd, sync_cost_usd, created_at)

@@ -16,7 +16,7 @@ import type { Decision } from '../../store/results.ts';
 import { resolveLimits } from '../../tasks/contract.ts';
 import type { PipelineContext } from '../context.ts';
 import { Lease } from '../lease.ts';
-import { recordResults } from '../record-results.ts';
+import { recordResults, runsHooks } from '../record-results.ts';
 import { finalizeBatch } from './finalize.ts';
 import { fileChunks, parseLines, readAhead } from './read-files.ts';
 import { decideLines, decideUnanswered } from './verdicts.ts';
@@ -56,6 +56,9 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
     const task = ctx.registry.get(batch.task);
     const limits = resolveLimits(task);
     const tally: Tally = { lines: 0, succeeded: 0, retried: 0, failed: 0, requeued: 0 };
+    // Inputs are read back only for whoever uses them: the task's parser, or its hooks.
+    const hooks = runsHooks(task);
+    const judgeWithInput = hooks || task.parseOutputUsesInput !== false;
 
     // Three chunks are in flight: one is recorded, the next is judged (its pending items are read),
     // and the one after is downloaded and parsed meanwhile (readAhead). The database and the event
@@ -68,7 +71,7 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
       if (unreadable > 0) ctx.log.warn({ batchId, unreadable }, 'result lines without a readable custom_id skipped; their items count as not executed');
       tally.lines += lines;
       if (byId.size === 0) continue;
-      const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...byId.keys()] });
+      const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...byId.keys()], withInput: judgeWithInput });
       const decisions = decideLines(ctx, batch, task, limits, pending, byId);
       await recording;
       recording = recordResults(ctx, task, batch.id, decisions, new Map(pending.map((p) => [p.id, p]))).then(() => count(tally, decisions));
@@ -76,7 +79,7 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
     }
     await recording;
     for (;;) {
-      const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK.lines });
+      const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK.lines, withInput: hooks });
       if (unanswered.length === 0) break;
       const decisions = decideUnanswered(batch, limits, unanswered);
       await recordResults(ctx, task, batch.id, decisions, new Map(unanswered.map((p) => [p.id, p])));
