@@ -40,7 +40,7 @@ const INPUT_SEPARATOR = '\x1e';
 
 /**
  * Inserts new items idempotently on (task, external id); returns the ids actually inserted.
- * The items' other fields go as one jsonb recordset; their inputs go as JSON text, joined by
+ * The items' other fields go as one JSON recordset; their inputs go as JSON text, joined by
  * `INPUT_SEPARATOR` in a second parameter and zipped with the records by position (`rows from`):
  * parsing the inputs as jsonb was half of this statement's CPU, and nothing in SQL reads into them.
  */
@@ -56,7 +56,7 @@ export async function insertMany(db: DbTx, items: readonly NewItem[], at: Date):
     db,
     sql`with r as (
           select * from rows from (
-              jsonb_to_recordset(${rowsParam(records)}::jsonb) as (id uuid, task text, external_id text, status text,
+              json_to_recordset(${rowsParam(records)}::json) as (id uuid, task text, external_id text, status text,
                 estimated_tokens int, estimated_bytes int, error_code text, error_message text),
               string_to_table(${inputs}::text, ${INPUT_SEPARATOR}::text)
             ) as r(id, task, external_id, status, estimated_tokens, estimated_bytes, error_code, error_message, input)

@@ -115,7 +115,7 @@ export function recordStatement(batchId: string, status: Decision['status'], gro
     returning: sql`${recordedColumns(batchId, at, status === 'failed')}, ${ATTEMPT_COLUMNS}`,
   });
   return sql`with d as (
-      select * from jsonb_to_recordset(${rowsParam(group)}::jsonb) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
+      select * from json_to_recordset(${rowsParam(group)}::json) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
         output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
         input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
     ), moved as (${move}), ins as (
