@@ -85,7 +85,8 @@ export function run(db: DbTx, fragment: Sql): Promise<number> {
 /**
  * Many rows as ONE parameter, unpacked in SQL with `json_to_recordset` (or `jsonb_to_recordset`):
  * one statement, not one per row. The hot paths use `json`: PostgreSQL then scans the text once
- * instead of building a jsonb tree of it first, a sixth less CPU for a chunk of verdicts.
+ * instead of building a jsonb tree of it first (4-27% less CPU for a chunk of verdicts, 14% on average
+ * over four measurements).
  */
 export function rowsParam(list: readonly object[]): string {
   return JSON.stringify(list);
