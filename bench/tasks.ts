@@ -5,6 +5,8 @@
  *   reference do the same work. Any non-empty answer succeeds.
  * - `bench-long-answer`: a one-line prompt whose structured answer is a 3,700-character string,
  *   for the large output file bench.
+ * Both declare `parseOutputUsesInput: false`: their parsers read the answer alone (as the naive
+ * reference's processing does), so processing does not read the items' inputs back.
  */
 import { z } from 'zod';
 import { defineTask, OutputValidationError } from '../src/tasks/contract.ts';
