@@ -22,10 +22,10 @@
  * - Enqueued input tokens count against a per-model limit from the moment a batch starts running
  *   until it ends (any terminal status), checked when validation ends, like the real queue limit.
  */
-import { createInterface } from 'node:readline';
 import type { SimClock } from './clock.ts';
 import { ApiError } from './errors.ts';
 import { FileStore, DEFAULT_BATCH_FILE_TTL_SECONDS, type FileRecord, type BlobWriter } from './file-store.ts';
+import { fileLines } from './file-lines.ts';
 import { decideBatchFaults, decideLineFault, type BatchFaults } from './faults.ts';
 import { hashHex, newBatchId } from './ids.ts';
 import { executeRequest, LINE_FAULTS } from './line-executor.ts';
@@ -623,7 +623,7 @@ export class BatchEngine {
     const unrunCode = status === 'cancelled' ? this.scenario.cancel.unrunCode : 'batch_expired';
     const unrunMessage = status === 'cancelled' ? this.scenario.cancel.unrunMessage : BATCH_EXPIRED_MESSAGE;
     const usageKnobs = this.scenario.usage;
-    const rl = createInterface({ input: files.read(rec.inputFile), crlfDelay: Infinity });
+    const rl = fileLines(files.read(rec.inputFile));
     let i = 0;
     try {
       for await (const raw of rl) {
@@ -675,7 +675,7 @@ export class BatchEngine {
         if (i % 250 === 0) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
-      rl.close();
+      await rl.return(undefined);
     }
     const createdAt = this.deps.clock.wallSeconds();
     const ttl = rec.outputExpiresAfterSeconds ?? DEFAULT_BATCH_FILE_TTL_SECONDS;

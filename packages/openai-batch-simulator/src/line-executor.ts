@@ -328,6 +328,15 @@ function reasoningFor(body: Record<string, unknown>, visible: number, ctx: ExecC
   return Math.round((Math.max(1, visible) * ctx.reasoningShare) / (1 - ctx.reasoningShare));
 }
 
+/**
+ * The generator that shapes a faulty answer, derived from the request's identity: made on first
+ * use, since most answers carry no fault and deriving a seed is a hash. Later calls continue it.
+ */
+function faultShapeRng(ctx: ExecContext): () => Rng {
+  let rng: Rng | undefined;
+  return () => (rng ??= createRng(seed32(ctx.seed, 'fault-shape', ctx.idKey)));
+}
+
 const instantContent = new Map<string, { value: unknown; content: string }>();
 
 /** The answer's content (and parsed value) for a request, deterministic. */
@@ -412,7 +421,7 @@ function chat(body: Record<string, unknown>, fault: LineFault, promptTokens: num
   const limit = completionLimit(body);
   const n = typeof body.n === 'number' ? body.n : 1;
   const contentSeed = ctx.instant ? '' : canonicalJson({ model, messages, response_format: body.response_format ?? null });
-  const faultRng = createRng(seed32(ctx.seed, 'fault-shape', ctx.idKey));
+  const faultRng = faultShapeRng(ctx);
 
   let completionTokens = 0;
   let reasoningTokens = 0;
@@ -423,10 +432,10 @@ function chat(body: Record<string, unknown>, fault: LineFault, promptTokens: num
     let out: string | null = content;
     switch (fault) {
       case 'invalidJson':
-        out = faultRng.next() < 0.5 ? `\`\`\`json\n${content}\n\`\`\`` : content.slice(0, Math.max(1, Math.floor(content.length / 2)));
+        out = faultRng().next() < 0.5 ? `\`\`\`json\n${content}\n\`\`\`` : content.slice(0, Math.max(1, Math.floor(content.length / 2)));
         break;
       case 'schemaViolation':
-        out = JSON.stringify(violateSchema(rf.schema, value, faultRng));
+        out = JSON.stringify(violateSchema(rf.schema, value, faultRng()));
         break;
       case 'refusal':
         out = null;
@@ -503,11 +512,11 @@ function respond(body: Record<string, unknown>, fault: LineFault, promptTokens: 
   const rf = responseFormat(body);
   const words = ctx.instant ? [] : wordsOf(responsesText(body));
   const contentSeed = ctx.instant ? '' : canonicalJson({ model, instructions: body.instructions ?? null, input: body.input ?? null, text: body.text ?? null });
-  const faultRng = createRng(seed32(ctx.seed, 'fault-shape', ctx.idKey));
+  const faultRng = faultShapeRng(ctx);
   const { value, content } = generate(body, words, contentSeed, 0, ctx);
   let text = content;
-  if (fault === 'invalidJson') text = faultRng.next() < 0.5 ? `\`\`\`json\n${content}\n\`\`\`` : content.slice(0, Math.max(1, Math.floor(content.length / 2)));
-  else if (fault === 'schemaViolation') text = JSON.stringify(violateSchema(rf.schema, value, faultRng));
+  if (fault === 'invalidJson') text = faultRng().next() < 0.5 ? `\`\`\`json\n${content}\n\`\`\`` : content.slice(0, Math.max(1, Math.floor(content.length / 2)));
+  else if (fault === 'schemaViolation') text = JSON.stringify(violateSchema(rf.schema, value, faultRng()));
   const limit = completionLimit(body);
   const fit = fitOutput(model, text, reasoningFor(body, ctx.counter.countText(model, text), ctx), limit, fault === 'truncated', ctx);
   const cached = cachedTokens('/v1/responses', body, promptTokens, ctx);

@@ -9,8 +9,8 @@
  * The same pass counts each request's input tokens and draws its fault, so a valid file is read
  * exactly once before it runs.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readBytes } from './file-store.ts';
+import { fileLines } from './file-lines.ts';
 import { embeddingInputCount, LINE_FAULTS, planRequest, type LineFault } from './line-executor.ts';
 import type { Scenario } from './scenarios.ts';
 import type { TokenCounter } from './token-counter.ts';
@@ -69,19 +69,14 @@ function err(code: string, message: string, param: string | null, line: number |
 
 /** `body.model` of the file's first line, if it can be read. */
 async function modelOfFirstLine(path: string): Promise<string> {
-  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  try {
-    for await (const raw of rl) {
-      if (raw.trim() === '') continue;
-      try {
-        const model = (JSON.parse(raw) as { body?: { model?: unknown } }).body?.model;
-        return typeof model === 'string' ? model : '';
-      } catch {
-        return '';
-      }
+  for await (const raw of fileLines(readBytes(path))) {
+    if (raw.trim() === '') continue;
+    try {
+      const model = (JSON.parse(raw) as { body?: { model?: unknown } }).body?.model;
+      return typeof model === 'string' ? model : '';
+    } catch {
+      return '';
     }
-  } finally {
-    rl.close();
   }
   return '';
 }
@@ -117,7 +112,7 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
   let lineNo = 0;
   let tooMany = false;
 
-  const rl = createInterface({ input: createReadStream(opts.path), crlfDelay: Infinity });
+  const rl = fileLines(readBytes(opts.path));
   try {
     for await (const raw of rl) {
       lineNo++;
@@ -215,7 +210,7 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
       failed.push(natural || fault === 'http400' || fault === 'http500' ? 1 : 0);
     }
   } finally {
-    rl.close();
+    await rl.return(undefined);
   }
 
   if (tooMany) {
