@@ -72,10 +72,11 @@ export function ratioLines(summaries: Array<RatioSummary | null>): string {
 }
 
 export function stageTable(stages: StageResult[]): string {
-  const lines = [`${'stage'.padEnd(58)} ${pad('units', 8)} ${pad('sec', 8)} ${pad('per s', 9)}  detail`];
+  const lines = [`${'stage'.padEnd(58)} ${pad('units', 8)} ${pad('sec', 8)} ${pad('per s', 9)} ${pad('cpu/10k:proc', 12)} ${pad('pg', 6)}  detail`];
   for (const s of stages) {
     const detail = s.detail ? Object.entries(s.detail).map(([k, v]) => `${k} ${v}`).join(', ') : '';
-    lines.push(`${s.stage.padEnd(58)} ${pad(s.units, 8)} ${pad(fmt(s.seconds, 3), 8)} ${pad(s.perSecond, 9)}  ${s.unit}${detail ? `; ${detail}` : ''}`);
+    const cpu = s.cpuPer10k ? `${pad(fmt(s.cpuPer10k.process, 3), 12)} ${pad(fmt(s.cpuPer10k.postgres, 3), 6)}` : `${pad('-', 12)} ${pad('-', 6)}`;
+    lines.push(`${s.stage.padEnd(58)} ${pad(s.units, 8)} ${pad(fmt(s.seconds, 3), 8)} ${pad(s.perSecond, 9)} ${cpu}  ${s.unit}${detail ? `; ${detail}` : ''}`);
   }
   return lines.join('\n');
 }

@@ -3,7 +3,9 @@
  * when the core's stage functions move, repoint the imports and calls here. Each stage runs once
  * over the same N items, in this process, against a scratch database, the bench's Redis and the
  * simulator process; figures are wall time in this process (the simulator's work on submit and
- * poll is in another process).
+ * poll is in another process). Pipeline stages also report CPU per 10,000 items: this process's,
+ * and that of the PostgreSQL backends of the stage's database, which are steadier than wall time
+ * on a shared machine.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import { createContext } from '../src/runtime/context.ts';
 import { classifyTicket } from '../src/tasks/index.ts';
 import { createTokenCounter, type TokenCounterOptions } from '../src/tokens/index.ts';
 import { VAR } from './lib/children.ts';
+import { CpuTracker, postgresBackends } from './lib/proc.ts';
 import { migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
 import registry, { benchTicket } from './tasks.ts';
 
@@ -28,16 +31,29 @@ export interface StageResult {
   seconds: number;
   perSecond: number;
   detail?: Record<string, number | string>;
+  /** CPU seconds per 10,000 units: this process, and the PostgreSQL backends of the stage's database. */
+  cpuPer10k?: { process: number; postgres: number };
 }
 
 const round = (x: number, d = 2): number => Number(x.toFixed(d));
 
-async function timed(stage: string, units: number, unit: string, fn: () => Promise<Record<string, number | string> | void> | Record<string, number | string> | void): Promise<StageResult> {
+type StageBody = () => Promise<Record<string, number | string> | void> | Record<string, number | string> | void;
+
+/** Runs one stage; with `database`, also measures CPU (this process, and that database's backends). */
+async function timed(stage: string, units: number, unit: string, fn: StageBody, database?: string): Promise<StageResult> {
+  const pg = database === undefined ? undefined : new CpuTracker(() => postgresBackends(database));
+  pg?.start();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const detail = (await fn()) ?? undefined;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const pgSeconds = pg?.stop();
+  const per10k = (s: number) => round((s * 10_000) / units, 3);
   const r: StageResult = { stage, units, unit, seconds: round(seconds, 3), perSecond: Math.round(units / seconds), ...(detail ? { detail } : {}) };
-  console.error(`  stage ${stage}: ${units} ${unit} in ${r.seconds} s (${r.perSecond}/s)`);
+  if (pgSeconds !== undefined) r.cpuPer10k = { process: per10k((cpu.user + cpu.system) / 1e6), postgres: per10k(pgSeconds) };
+  const cpuNote = r.cpuPer10k ? `; CPU-s per 10k: process ${r.cpuPer10k.process}, PostgreSQL ${r.cpuPer10k.postgres}` : '';
+  console.error(`  stage ${stage}: ${units} ${unit} in ${r.seconds} s (${r.perSecond}/s)${cpuNote}`);
   return r;
 }
 
@@ -130,7 +146,7 @@ export async function pipelineStages(
     }
     out.push(await timed('intake (validate, count tokens, store)', n, 'items', async () => {
       for (const p of payloads) await intake(ctx, p);
-    }));
+    }, dbName));
     let batchIds: string[] = [];
     out.push(await timed('build (claim, write JSONL)', n, 'items', async () => {
       for (;;) {
@@ -139,7 +155,7 @@ export async function pipelineStages(
         if (r.batches.length === 0 || r.stoppedBy !== 'task-cap') break;
       }
       return { batches: batchIds.length };
-    }));
+    }, dbName));
     batchIds = (await query<{ id: string }>(ctx.db, `select id from batches where status = 'built' order by created_at`)).map((r) => r.id);
     out.push(await timed('submit (budget, upload, create)', n, 'items', async () => {
       for (const id of batchIds) {
@@ -147,7 +163,7 @@ export async function pipelineStages(
         if (r.kind !== 'submitted') throw new Error(`submit ${id}: ${JSON.stringify(r)}`);
       }
       return { batches: batchIds.length };
-    }));
+    }, dbName));
     let calls = 0;
     out.push(await timed('poll (until the provider has finished)', n, 'items', async () => {
       for (const id of batchIds) {
@@ -159,7 +175,7 @@ export async function pipelineStages(
         }
       }
       return { pollCalls: calls };
-    }));
+    }, dbName));
     out.push(await timed('process (stream results, verdicts, commit)', n, 'items', async () => {
       let lines = 0;
       for (const id of batchIds) {
@@ -167,7 +183,7 @@ export async function pipelineStages(
         if (r.kind === 'processed') lines += r.lines;
       }
       return { lines };
-    }));
+    }, dbName));
     const [final] = await query<{ n: number }>(ctx.db, `select count(*)::int as n from items where status = 'succeeded'`);
     if (final?.n !== n) throw new Error(`stages: ${final?.n ?? 0} of ${n} items succeeded`);
   } finally {
