@@ -58,9 +58,15 @@ export function resultMemoryBound(delivery: ResultDelivery): number {
   return Math.ceil(waiting + finished + events);
 }
 
+/** The last Date formatted: a chunk's results share their finishing time. */
+let lastIso: { time: number; text: string } | undefined;
+
 function iso(value: Date | string | null): string {
   if (value === null) return new Date().toISOString();
-  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
+  if (!(value instanceof Date)) return new Date(value).toISOString();
+  const time = value.getTime();
+  if (lastIso?.time !== time) lastIso = { time, text: value.toISOString() };
+  return lastIso.text;
 }
 
 function num(value: unknown): number {

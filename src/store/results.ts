@@ -58,9 +58,10 @@ function recordedColumns(batchId: string, at: Date, failed: boolean) {
               'errorMessage', d.error_message, 'inputTokens', d.input_tokens, 'outputTokens', d.output_tokens,
               'costUsd', d.cost_usd, 'at', ${at}::timestamptz))`
     : raw('null::jsonb');
-  // The output comes back only when this verdict carried none (the caller has the one it sent).
+  // The output comes back only when this verdict carried none (the caller has the one it sent);
+  // `finished_at` not at all: the move sets it to `at` (null when requeued), see recordDecisions.
   return sql`t.id::text as id, t.external_id, t.status, case when d.output is null then t.output end as output, t.error_code, t.error_message, t.attempts, t.requeues,
-    t.input_tokens, t.cached_tokens, t.output_tokens, t.cost_usd::float8 as cost_usd, t.finished_at, ${history} as history`;
+    t.input_tokens, t.cached_tokens, t.output_tokens, t.cost_usd::float8 as cost_usd, ${history} as history`;
 }
 
 /** The decision's own figures, returned by the item move so that its attempt row needs no join. */
@@ -68,7 +69,7 @@ const ATTEMPT_COLUMNS = raw(`d.outcome as a_outcome, d.error_code as a_error_cod
   d.input_tokens as a_input_tokens, d.cached_tokens as a_cached_tokens, d.output_tokens as a_output_tokens,
   d.cost_usd as a_cost_usd, d.sync_cost_usd as a_sync_cost_usd`);
 const RECORDED = raw(`id, external_id, status, output, error_code, error_message, attempts, requeues, input_tokens, cached_tokens,
-  output_tokens, cost_usd, finished_at, history`);
+  output_tokens, cost_usd, history`);
 
 /** Records decisions of one batch (inside the caller's transaction); returns the items it moved. */
 export async function recordDecisions(tx: DbTx, batchId: string, decisions: readonly Decision[], at: Date): Promise<RecordedItem[]> {
@@ -78,7 +79,11 @@ export async function recordDecisions(tx: DbTx, batchId: string, decisions: read
     if (group.length === 0) continue;
     const moved = await rows<RecordedItem>(tx, recordStatement(batchId, status, group, at));
     const sent = new Map(group.map((d) => [d.item_id, d.output]));
-    for (const row of moved) if (row.output === null || row.output === undefined) row.output = sent.get(row.id) ?? null;
+    const finishedAt = status === 'queued' ? null : at; // what the move wrote
+    for (const row of moved) {
+      row.finished_at = finishedAt;
+      if (row.output === null || row.output === undefined) row.output = sent.get(row.id) ?? null;
+    }
     out.push(...moved);
   }
   return out;
