@@ -11,7 +11,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DATABASE_BASE, type TestDatabase } from '../support/database.ts';
-import { REDIS_URL } from '../support/fleet.ts';
+import { deletePrefix, REDIS_URL } from '../support/fleet.ts';
 import { childEnv, REPO_ROOT } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -46,9 +46,18 @@ function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs
   });
 }
 
-const cli = (args: string[], env: Record<string, string>) => run(process.execPath, [BIN, ...args], { LOG_LEVEL: 'silent', ...env });
+/** Every queue prefix a child was given: a child that reached Redis leaves keys (BullMQ's `meta`), deleted after the file. */
+const prefixes = new Set<string>();
+function newPrefix(): string {
+  const prefix = `bft-cli-${randomUUID().slice(0, 8)}`;
+  prefixes.add(prefix);
+  return prefix;
+}
+
+const cli = (args: string[], env: Record<string, string>) =>
+  run(process.execPath, [BIN, ...args], { LOG_LEVEL: 'silent', BATCHFLEET_PREFIX: newPrefix(), ...env });
 const worker = (role: string, env: Record<string, string>) =>
-  run(process.execPath, ['--import', 'tsx', join('workers', `${role}.ts`)], { LOG_LEVEL: 'warn', METRICS_PORT: '0', BATCHFLEET_PREFIX: `bft-${randomUUID().slice(0, 8)}`, ...env });
+  run(process.execPath, ['--import', 'tsx', join('workers', `${role}.ts`)], { LOG_LEVEL: 'warn', METRICS_PORT: '0', BATCHFLEET_PREFIX: newPrefix(), ...env });
 
 /** A loopback port nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {
@@ -93,6 +102,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await migrated?.drop();
+  for (const prefix of prefixes) await deletePrefix(prefix);
 });
 
 describe('connection problems, one line each', () => {
@@ -164,7 +174,7 @@ describe('connection problems, one line each', () => {
   });
 
   it('a migrated schema with both servers up: the same command succeeds', async () => {
-    const r = await cli(['status', '--json'], { DATABASE_URL: migrated.url, REDIS_URL, BATCHFLEET_PREFIX: `bft-${randomUUID().slice(0, 8)}` });
+    const r = await cli(['status', '--json'], { DATABASE_URL: migrated.url, REDIS_URL });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).items.byStatus).toEqual({});
   });
