@@ -10,7 +10,6 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import type { Db } from '../../src/store/db.ts';
 import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
@@ -19,7 +18,8 @@ import type { PipelineQueues } from '../../src/queues/queues.ts';
 import type { ScenarioInput, SimulatorHandle } from 'openai-batch-simulator';
 import { META_BATCH_ID, META_SUBMISSION } from '../../src/pipeline/submit.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
-import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
+import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { deletePrefix, REDIS_URL } from '../support/redis.ts';
 import { ProcessGroup, waitForWorkers, workerEnv, type WorkerProcess } from '../support/processes.ts';
 
 /**
@@ -138,19 +138,7 @@ export async function describeState(db: Db, queues?: PipelineQueues): Promise<st
 /** Deletes every Redis key of a fleet (SCAN + DEL on `<prefix>:*`, never FLUSHALL) and counts them. */
 export async function deleteFleetKeys(prefix: string, redisUrl = REDIS_URL): Promise<number> {
   if (!prefix || prefix === 'batchfleet') throw new Error('refusing to delete the keys of the default prefix');
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
-  let n = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) n += await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return n;
+  return deletePrefix(prefix, redisUrl);
 }
 
 /** What PostgreSQL and the simulator say about exactly-once effects. Every count named like a fault must be 0. */

@@ -7,6 +7,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BudgetError, TokenBudget, fitsWithinLimit } from '../../src/budget/index.ts';
 import { runScript } from '../../src/budget/reservation-scripts.ts';
+import { scanKeys, testPrefix } from '../support/redis.ts';
 
 const REDIS: RedisOptions = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 3 };
 
@@ -19,24 +20,13 @@ function connect(options: RedisOptions = {}): Redis {
   return redis;
 }
 
-async function keysUnder(redis: Redis, p: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${p}:*`, 'COUNT', 1000);
-    found.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return found;
-}
-
 beforeEach(() => {
-  prefix = `bftest-${randomUUID()}`;
+  prefix = testPrefix('budget');
 });
 
 afterEach(async () => {
   const admin = connect();
-  const keys = await keysUnder(admin, prefix);
+  const keys = await scanKeys(admin, `${prefix}:*`);
   if (keys.length > 0) await admin.del(...keys);
   const open = connections;
   connections = [];
@@ -177,7 +167,7 @@ describe.each([2, 3] as const)('TokenBudget (RESP%i)', (protocol) => {
     ];
     for (const call of calls) await expect(call()).rejects.toBeInstanceOf(BudgetError);
     expect(() => new TokenBudget({ redis, prefix: '' })).toThrow(BudgetError);
-    expect(await keysUnder(redis, prefix)).toEqual([]);
+    expect(await scanKeys(redis, `${prefix}:*`)).toEqual([]);
   });
 
   it('keeps each model in one hash slot, also under a hash-tagged prefix', () => {

@@ -11,7 +11,7 @@ import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DATABASE_BASE, type TestDatabase } from '../support/database.ts';
-import { deletePrefix, REDIS_URL } from '../support/fleet.ts';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.ts';
 import { childEnv, REPO_ROOT } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -49,7 +49,7 @@ function run(cmd: string, args: string[], env: Record<string, string>, timeoutMs
 /** Every queue prefix a child was given: a child that reached Redis leaves keys (BullMQ's `meta`), deleted after the file. */
 const prefixes = new Set<string>();
 function newPrefix(): string {
-  const prefix = `bft-cli-${randomUUID().slice(0, 8)}`;
+  const prefix = testPrefix('cli');
   prefixes.add(prefix);
   return prefix;
 }

@@ -16,7 +16,8 @@ import { releaseWorkOfStoppedSimulators } from '../../src/demo/run-demo.ts';
 import { parseDatabaseUrl } from '../../src/store/db.ts';
 import { query } from '../../src/store/sql.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { deletePrefix, REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
+import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { deletePrefix, REDIS_URL, scanKeys, testPrefix } from '../support/redis.ts';
 import { childEnv, REPO_ROOT } from '../support/processes.ts';
 
 /** An open batch at a provider, holding items with these external ids. */
@@ -76,8 +77,8 @@ describe('npm run demo', () => {
   let fleet: TestDatabase;
   let dataDir: string;
   const demoSchema = `t_demo_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const demoPrefix = `bft-demo-${randomUUID().slice(0, 8)}`;
-  const fleetPrefix = `bft-fleet-${randomUUID().slice(0, 8)}`;
+  const demoPrefix = testPrefix('demo');
+  const fleetPrefix = testPrefix('fleet');
 
   beforeAll(async () => {
     fleet = await createTestDatabase();
@@ -136,10 +137,8 @@ describe('npm run demo', () => {
     // Redis: the demo's jobs are under its prefix; nothing was written under the fleet's.
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     try {
-      const [, demoKeys] = await redis.scan('0', 'MATCH', `${demoPrefix}:*`, 'COUNT', 10_000);
-      expect(demoKeys.length).toBeGreaterThan(0);
-      const [, fleetKeys] = await redis.scan('0', 'MATCH', `${fleetPrefix}:*`, 'COUNT', 10_000);
-      expect(fleetKeys).toEqual([]);
+      expect((await scanKeys(redis, `${demoPrefix}:*`)).length).toBeGreaterThan(0);
+      expect(await scanKeys(redis, `${fleetPrefix}:*`)).toEqual([]);
     } finally {
       redis.disconnect();
     }

@@ -16,13 +16,13 @@ import { resultMemoryBound, type CommittedResult } from '../../src/queues/result
 import { droppedResultsKey, publishResults } from '../../src/queues/result-publisher.ts';
 import { DEFAULT_DELIVERY, defineTask, resolveDelivery, type AnyTask } from '../../src/tasks/contract.ts';
 import { classifyTicket } from '../../src/tasks/index.ts';
-import { deletePrefix, REDIS_URL } from '../support/fleet.ts';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.ts';
 import { resultMessages } from '../support/results.ts';
 import { waitFor } from '../support/wait.ts';
 
 const RESULTS = 100_000;
 const CHUNK = 1_000;
-const prefix = `bft-ret-${randomUUID().slice(0, 8)}`;
+const prefix = testPrefix('retention');
 const task = classifyTicket;
 /** One result per job, few kept: the layout where per-job overhead weighs most. */
 const tiny = defineTask({

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deletePrefix } from '../support/fleet.ts';
+import { deletePrefix, testPrefix } from '../support/redis.ts';
 import { ensureBuilt, ROOT } from './built.ts';
 
 interface Probe { ms: number; exports: string[]; modules: string[] }
@@ -27,7 +27,7 @@ describe('importing batchfleet/client with plain node', () => {
   });
 
   it('lets the process exit once a client that watched, consumed and waited is closed', async () => {
-    const prefix = `bft-exit-${process.pid}`;
+    const prefix = testPrefix('exit');
     const script = `
       import { createClient, ResultTimeoutError } from 'batchfleet/client';
       import { classifyTicket } from 'batchfleet/tasks';

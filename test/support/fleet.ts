@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logging/index.ts';
 import { ROLES, type Role } from '../../src/queues/names.ts';
@@ -12,8 +10,9 @@ import { startSimulator, type SimulatorHandle } from 'openai-batch-simulator';
 import { exampleRegistry } from '../../src/tasks/index.ts';
 import type { TaskRegistry } from '../../src/tasks/registry.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { deletePrefix, REDIS_URL, testPrefix } from './redis.ts';
 
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { deletePrefix, REDIS_URL } from './redis.ts';
 
 /** Every harness opened and not yet closed: the leak guard fails a test file that leaves one running. */
 export const openHarnesses = new Set<TestHarness>();
@@ -50,7 +49,7 @@ export interface HarnessOptions {
  */
 export async function startHarness(options: HarnessOptions = {}): Promise<TestHarness> {
   const database = await createTestDatabase();
-  const prefix = `bft-${randomUUID().slice(0, 8)}`;
+  const prefix = testPrefix('harness');
   const dataDir = await mkdtemp(join(tmpdir(), 'batchfleet-test-'));
   const sim = await startSimulator({ port: 0, seed: options.seed ?? 1, ...(options.scenario ? { scenario: options.scenario as never } : {}), ...options.simulator });
   const config = loadConfig({
@@ -95,19 +94,4 @@ export async function startHarness(options: HarnessOptions = {}): Promise<TestHa
   openHarnesses.add(harness);
   if (options.roles !== false) await harness.startFleet(options.roles || undefined);
   return harness;
-}
-
-/** Deletes every Redis key under a test prefix (never FLUSHALL: other files share this Redis). */
-export async function deletePrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -1,0 +1,37 @@
+/**
+ * Global setup: the Redis half of the leak guard. Test files share one Redis and run in parallel,
+ * so no file can check the whole of it; instead every test prefix carries this run's tag
+ * (`testPrefix`), and when the run ends any key left under the tag fails it, named by prefix.
+ * A child process given a prefix (a worker, the CLI) leaves keys its test must delete too.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export default function setup(): () => Promise<void> {
+  // vitest calls this once per project, in one process: the first call picks the tag for all.
+  process.env.BATCHFLEET_TEST_RUN ??= randomBytes(4).toString('hex');
+  return async () => {
+    const { REDIS_URL, RUN_PREFIX, scanKeys } = await import('./redis.ts');
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+    try {
+      await redis.connect();
+    } catch {
+      return; // no Redis (a unit-only run without it): nothing can have been left there
+    }
+    try {
+      const keys = await scanKeys(redis, `${RUN_PREFIX}*`);
+      if (keys.length === 0) return;
+      const byPrefix = new Map<string, number>();
+      for (const key of keys) {
+        const prefix = key.slice(0, key.indexOf(':') === -1 ? key.length : key.indexOf(':'));
+        byPrefix.set(prefix, (byPrefix.get(prefix) ?? 0) + 1);
+      }
+      for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+      const list = [...byPrefix].map(([prefix, n]) => `${prefix} (${n})`).join(', ');
+      console.error(`redis leak guard: tests left ${keys.length} Redis key(s) under ${list}; delete a test's prefix when it ends (deletePrefix)`);
+      process.exitCode = 1;
+    } finally {
+      redis.disconnect();
+    }
+  };
+}

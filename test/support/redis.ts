@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** This vitest run's tag, set once by the global setup (`redis-leaks.ts`); every test prefix carries it. */
+const RUN = process.env.BATCHFLEET_TEST_RUN ?? 'adhoc';
+
+/** Where this run's test prefixes start: the run's end looks here for keys a test left behind. */
+export const RUN_PREFIX = `bft-${RUN}-`;
+
+/** A fresh BullMQ/Redis prefix for one test (`label` says whose, in a leak report). */
+export function testPrefix(label: string): string {
+  return `${RUN_PREFIX}${label}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Every key matching `pattern`, scanned in pages (never KEYS: other files share this Redis). */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** Deletes every Redis key under `<prefix>:` (never FLUSHALL: other files share this Redis); returns how many. */
+export async function deletePrefix(prefix: string, redisUrl = REDIS_URL): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  try {
+    const keys = await scanKeys(redis, `${prefix}:*`);
+    let deleted = 0;
+    for (let i = 0; i < keys.length; i += 1000) deleted += await redis.del(...keys.slice(i, i + 1000));
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
+}
