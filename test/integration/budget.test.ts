@@ -7,7 +7,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BudgetError, TokenBudget, fitsWithinLimit } from '../../src/budget/index.ts';
 import { runScript } from '../../src/budget/reservation-scripts.ts';
-import { scanKeys, testPrefix } from '../support/redis.ts';
+import { deletePrefix, scanKeys, testPrefix } from '../support/redis.ts';
 
 const REDIS: RedisOptions = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 3 };
 
@@ -25,9 +25,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  const admin = connect();
-  const keys = await scanKeys(admin, `${prefix}:*`);
-  if (keys.length > 0) await admin.del(...keys);
+  await deletePrefix(prefix);
   const open = connections;
   connections = [];
   await Promise.all(open.map((r) => r.quit().catch(() => r.disconnect())));

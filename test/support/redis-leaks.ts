@@ -6,12 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL, runPrefix, scanKeys } from './redis.ts';
 
 export default function setup(): () => Promise<void> {
   // vitest calls this once per project, in one process: the first call picks the tag for all.
   process.env.BATCHFLEET_TEST_RUN ??= randomBytes(4).toString('hex');
   return async () => {
-    const { REDIS_URL, RUN_PREFIX, scanKeys } = await import('./redis.ts');
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
     try {
       await redis.connect();
@@ -19,14 +19,14 @@ export default function setup(): () => Promise<void> {
       return; // no Redis (a unit-only run without it): nothing can have been left there
     }
     try {
-      const keys = await scanKeys(redis, `${RUN_PREFIX}*`);
+      const keys = await scanKeys(redis, `${runPrefix()}*`);
       if (keys.length === 0) return;
       const byPrefix = new Map<string, number>();
       for (const key of keys) {
-        const prefix = key.slice(0, key.indexOf(':') === -1 ? key.length : key.indexOf(':'));
+        const prefix = key.split(':', 1)[0]!;
         byPrefix.set(prefix, (byPrefix.get(prefix) ?? 0) + 1);
       }
-      for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+      await deleteKeys(redis, keys);
       const list = [...byPrefix].map(([prefix, n]) => `${prefix} (${n})`).join(', ');
       console.error(`redis leak guard: tests left ${keys.length} Redis key(s) under ${list}; delete a test's prefix when it ends (deletePrefix)`);
       process.exitCode = 1;

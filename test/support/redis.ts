@@ -3,15 +3,17 @@ import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** This vitest run's tag, set once by the global setup (`redis-leaks.ts`); every test prefix carries it. */
-const RUN = process.env.BATCHFLEET_TEST_RUN ?? 'adhoc';
-
-/** Where this run's test prefixes start: the run's end looks here for keys a test left behind. */
-export const RUN_PREFIX = `bft-${RUN}-`;
+/**
+ * Where this run's test prefixes start, `bft-<run tag>-`: the tag is set once per vitest run by
+ * the global setup (`redis-leaks.ts`), which looks here at the end for keys a test left behind.
+ */
+export function runPrefix(): string {
+  return `bft-${process.env.BATCHFLEET_TEST_RUN ?? 'adhoc'}-`;
+}
 
 /** A fresh BullMQ/Redis prefix for one test (`label` says whose, in a leak report). */
 export function testPrefix(label: string): string {
-  return `${RUN_PREFIX}${label}-${randomUUID().slice(0, 8)}`;
+  return `${runPrefix()}${label}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Every key matching `pattern`, scanned in pages (never KEYS: other files share this Redis). */
@@ -26,14 +28,18 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
   return found;
 }
 
+/** Deletes `keys`, a thousand per DEL; returns how many existed. */
+export async function deleteKeys(redis: Redis, keys: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < keys.length; i += 1000) deleted += await redis.del(...keys.slice(i, i + 1000));
+  return deleted;
+}
+
 /** Deletes every Redis key under `<prefix>:` (never FLUSHALL: other files share this Redis); returns how many. */
 export async function deletePrefix(prefix: string, redisUrl = REDIS_URL): Promise<number> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   try {
-    const keys = await scanKeys(redis, `${prefix}:*`);
-    let deleted = 0;
-    for (let i = 0; i < keys.length; i += 1000) deleted += await redis.del(...keys.slice(i, i + 1000));
-    return deleted;
+    return await deleteKeys(redis, await scanKeys(redis, `${prefix}:*`));
   } finally {
     redis.disconnect();
   }
