@@ -10,7 +10,8 @@ import { digestOf } from './random.ts';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-function base62From(bytes: Buffer, length: number): string {
+/** `length` base62 characters from `bytes` (cycled when shorter). */
+export function base62From(bytes: Buffer, length: number): string {
   let out = '';
   for (let i = 0; out.length < length; i++) {
     const b = bytes[i % bytes.length] ?? 0;

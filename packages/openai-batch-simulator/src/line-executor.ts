@@ -13,7 +13,7 @@
  * broken (invalid JSON, schema violation, truncated, refusal, content filter).
  */
 import { SERVER_ERROR_MESSAGE } from './errors.ts';
-import { hashBase62, hashHex } from './ids.ts';
+import { base62From, hashBase62, hashHex } from './ids.ts';
 import { contextWindow, embeddingDimensions, EMBEDDING_MAX_INPUT_TOKENS, resolveSnapshot } from './models.ts';
 import { canonicalJson, createRng, seed32, type Rng } from './random.ts';
 import type { PromptCache } from './prompt-cache.ts';
@@ -71,10 +71,17 @@ export interface ExecContext {
   createdAt: number;
   /** Distinguishes response ids of otherwise equal requests (e.g. client + custom_id + occurrence). */
   idKey: string;
+  /** Bytes a chat or completions id is drawn from (a batch line passes part of its one digest); without them, a hash of `idKey`. */
+  idBytes?: Buffer;
   /** Prompt caching, shared by the organization's requests; null = none. */
   cache?: { store: PromptCache; organization: string; atMs: number } | null;
   /** Content computed once per response format, not per request (the `instant` profile). */
   instant?: boolean;
+}
+
+/** The 29 base62 characters of a chat or completions id. */
+function completionId(ctx: ExecContext, kind: string): string {
+  return ctx.idBytes ? base62From(ctx.idBytes, 29) : hashBase62(29, ctx.seed, kind, ctx.idKey);
 }
 
 /** Whether a model spends reasoning tokens (gpt-5 except the chat variants, o-series). */
@@ -472,7 +479,7 @@ function chat(body: Record<string, unknown>, fault: LineFault, promptTokens: num
   return {
     statusCode: 200,
     body: {
-      id: `chatcmpl-${hashBase62(29, ctx.seed, 'chatcmpl', ctx.idKey)}`,
+      id: `chatcmpl-${completionId(ctx, 'chatcmpl')}`,
       object: 'chat.completion',
       created: ctx.createdAt,
       model: snapshot,
@@ -582,7 +589,7 @@ function complete(body: Record<string, unknown>, promptTokens: number, ctx: Exec
   return {
     statusCode: 200,
     body: {
-      id: `cmpl-${hashBase62(29, ctx.seed, 'cmpl', ctx.idKey)}`,
+      id: `cmpl-${completionId(ctx, 'cmpl')}`,
       object: 'text_completion',
       created: ctx.createdAt,
       model: resolveSnapshot(model),

@@ -17,6 +17,16 @@ export function digestOf(parts: ReadonlyArray<string | number>, encoding: 'hex' 
   return encoding === 'hex' ? hash('sha256', text, 'hex') : hash('sha256', text, 'buffer');
 }
 
+/**
+ * SHA-512 of the parts (joined as in {@link digestOf}): 64 bytes, enough for every id and draw one
+ * result line needs from a single hash (see `LineKeys` in batch-engine.ts).
+ */
+export function wideDigestOf(parts: ReadonlyArray<string | number>): Buffer {
+  let text = '';
+  for (const p of parts) text += `${p}\u0000`;
+  return hash('sha512', text, 'buffer');
+}
+
 /** A uniform number in [0, 1) derived from the parts. */
 export function roll(...parts: Array<string | number>): number {
   const d = digestOf(parts, 'buffer');

@@ -85,4 +85,18 @@ describe('determinism', () => {
     const c = await run(43);
     expect(c.lines).not.toEqual(a.lines);
   });
+
+  it('every line, request and completion id of a file is its own, and the output order is not the input order', async () => {
+    const t = await startTestSimulator({ seed: 7 });
+    const { output } = await runBatch(t, chatLines(200, 'u'), { client: t.newClient('sk-test-ids') });
+    expect(output).toHaveLength(200);
+    const ids = output.flatMap((l) => {
+      const r = l.response as { request_id: string; body: { id: string } };
+      return [l.id, r.request_id, r.body.id];
+    });
+    expect(new Set(ids).size).toBe(600);
+    const order = output.map((l) => l.custom_id);
+    expect(order).not.toEqual([...order].sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))));
+    expect(new Set(order).size).toBe(200);
+  });
 });
