@@ -30,6 +30,23 @@ describe('splitLines', () => {
     expect(await collect(splitLines(chunks(text, 5)))).toEqual([lines[0], lines[1], lines[2]]);
   });
 
+  it('gives the lines a decode of the whole stream gives, bad UTF-8 and any chunking included', async () => {
+    const pieces = [...['a', '{"x":1}', '\n', '\r\n', '\r', ' ', 'é', '😀'].map((t) => Buffer.from(t)), ...[[0xe2], [0xe2, 0x82], [0x80], [0xff]].map((b) => Buffer.from(b))];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+    for (let k = 0; k < 3_000; k++) {
+      const bytes = Buffer.concat(Array.from({ length: Math.floor(rnd() * 16) }, () => pieces[Math.floor(rnd() * pieces.length)]!));
+      const cuts: Uint8Array[] = [];
+      for (let p = 0; p < bytes.length; ) {
+        const q = Math.min(bytes.length, p + 1 + Math.floor(rnd() * 5));
+        cuts.push(bytes.subarray(p, q));
+        p = q;
+      }
+      const expected = bytes.toString('utf8').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)).filter((l) => l.trim() !== '');
+      expect(await collect(splitLines((async function* () { yield* cuts; })())), bytes.toString('hex')).toEqual(expected);
+    }
+  });
+
   it('yields nothing for an empty stream', async () => {
     expect(await collect(splitLines(chunks('', 10)))).toEqual([]);
   });
@@ -37,7 +54,7 @@ describe('splitLines', () => {
   it('rejects a line longer than the bound instead of growing without end', async () => {
     const err = await collect(splitLines(chunks('x'.repeat(1_000), 100), 500)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LineTooLongError);
-    expect((err as Error).message).toContain('500 characters');
+    expect((err as Error).message).toContain('500 bytes');
   });
 
   it('reads no further than the consumer asks (pull-based)', async () => {
