@@ -91,8 +91,8 @@ describe('determinism', () => {
     const { output } = await runBatch(t, chatLines(200, 'u'), { client: t.newClient('sk-test-ids') });
     expect(output).toHaveLength(200);
     const ids = output.flatMap((l) => {
-      const r = l.response as { request_id: string; body: { id: string } };
-      return [l.id, r.request_id, r.body.id];
+      const r = l.response!;
+      return [l.id, r.request_id, String(r.body.id)];
     });
     expect(new Set(ids).size).toBe(600);
     const order = output.map((l) => l.custom_id);
