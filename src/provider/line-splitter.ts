@@ -33,7 +33,7 @@ export async function* splitLines(source: AsyncIterable<Uint8Array>, maxLineByte
     let start = 0;
     let nl: number;
     while ((nl = chunk.indexOf(LF, start)) !== -1) {
-      const line = carried === 0 ? lineText(chunk, start, nl) : lineText(Buffer.concat([...carry, chunk.subarray(start, nl)], carried + nl - start), 0, carried + nl - start);
+      const line = carried === 0 ? lineText(chunk, start, nl) : lineText(Buffer.concat([...carry, chunk.subarray(start, nl)]));
       carry = [];
       carried = 0;
       if (line !== null) yield line;
@@ -46,13 +46,13 @@ export async function* splitLines(source: AsyncIterable<Uint8Array>, maxLineByte
     }
   }
   if (carried > 0) {
-    const line = lineText(Buffer.concat(carry, carried), 0, carried);
+    const line = lineText(Buffer.concat(carry, carried));
     if (line !== null) yield line;
   }
 }
 
 /** The text of bytes `start`..`end` without a final `\r`, or null when it is blank. */
-function lineText(buf: Buffer, start: number, end: number): string | null {
+function lineText(buf: Buffer, start = 0, end = buf.length): string | null {
   const stop = end > start && buf[end - 1] === CR ? end - 1 : end;
   if (stop <= start) return null;
   const line = buf.toString('utf8', start, stop);

@@ -49,10 +49,10 @@ const CL100K_SOURCE = [
 ].join('|');
 
 /**
- * A fresh global (`g`) + Unicode (`u`) regex that splits text into the same pieces tiktoken's BPE sees;
- * `sticky` adds `y`, so each match must start where the last one ended (the pattern matches at every
- * position, so the pieces are the same). Each caller gets its own instance because `lastIndex` is state.
+ * A fresh sticky (`y`) + Unicode (`u`) regex that splits text into the same pieces tiktoken's BPE sees:
+ * each match starts where the last one ended (the pattern matches at every position, so the pieces are
+ * those of a plain search). Each caller gets its own instance because `lastIndex` is state.
  */
-export function createPreTokenizer(encoding: EncodingName, sticky = false): RegExp {
-  return new RegExp(encoding === 'o200k_base' ? O200K_SOURCE : CL100K_SOURCE, sticky ? 'guy' : 'gu');
+export function createPreTokenizer(encoding: EncodingName): RegExp {
+  return new RegExp(encoding === 'o200k_base' ? O200K_SOURCE : CL100K_SOURCE, 'guy');
 }

@@ -18,7 +18,8 @@ import { query } from '../../src/store/sql.ts';
 import { sampleItems } from '../../src/demo/samples.ts';
 import { intake } from '../../src/pipeline/intake.ts';
 import { SEED_PRICE_TABLE_VERSION } from '../../src/pricing/index.ts';
-import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
+import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { REDIS_URL } from '../support/redis.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ITEMS = 60;

@@ -6,7 +6,8 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleItems } from '../../src/demo/samples.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
-import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
+import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { REDIS_URL } from '../support/redis.ts';
 import { ProcessGroup, workerEnv } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 

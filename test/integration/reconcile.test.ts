@@ -19,7 +19,8 @@ import { META_BATCH_ID, META_SUBMISSION } from '../../src/pipeline/submit.ts';
 import { jobIds, ROLES, type Role } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { checkInvariants, deleteFleetKeys, describeState, progress, violations, type Item } from '../chaos/chaos.ts';
-import { REDIS_URL, startHarness, type HarnessOptions, type TestHarness } from '../support/fleet.ts';
+import { startHarness, type HarnessOptions, type TestHarness } from '../support/fleet.ts';
+import { REDIS_URL } from '../support/redis.ts';
 import { ProcessGroup, waitForWorkers, workerEnv } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -15,7 +15,8 @@ import { sampleItems } from '../../src/demo/samples.ts';
 import { ROLES, type Role } from '../../src/queues/names.ts';
 import countingRegistry, { HOOK_TABLE_SQL } from '../fixtures/counting-tasks.ts';
 import { checkInvariants, describeState, enqueueItems, violations } from '../chaos/chaos.ts';
-import { REDIS_URL, startHarness, type TestHarness } from '../support/fleet.ts';
+import { startHarness, type TestHarness } from '../support/fleet.ts';
+import { REDIS_URL } from '../support/redis.ts';
 import { ProcessGroup, workerEnv, type WorkerProcess } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 

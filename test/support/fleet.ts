@@ -12,8 +12,6 @@ import type { TaskRegistry } from '../../src/tasks/registry.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { deletePrefix, REDIS_URL, testPrefix } from './redis.ts';
 
-export { deletePrefix, REDIS_URL } from './redis.ts';
-
 /** Every harness opened and not yet closed: the leak guard fails a test file that leaves one running. */
 export const openHarnesses = new Set<TestHarness>();
 

@@ -14,7 +14,7 @@ import { execute } from '../../src/store/sql.ts';
 import { captureLogs, createLogger, type CapturedLogs } from '../../src/logging/index.ts';
 import { AlertNotifier, alertRulesFrom, evaluateAlerts, startAlertMonitor, type Alert, type AlertRules } from '../../src/monitoring/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { testPrefix } from '../support/redis.ts';
+import { REDIS_URL, testPrefix } from '../support/redis.ts';
 import { waitFor } from '../support/wait.ts';
 
 const HOUR = 3_600_000;
@@ -226,7 +226,7 @@ describe('AlertNotifier', () => {
   });
 
   it('de-duplicates across processes through Redis', async () => {
-    const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
     const prefix = testPrefix('alerts');
     try {
       const first = new AlertNotifier({ log: log(), dedupRedis: { redis, prefix }, dedupMs: 10_000 });

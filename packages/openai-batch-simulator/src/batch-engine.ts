@@ -633,7 +633,6 @@ export class BatchEngine {
         const line = JSON.parse(text) as { custom_id: string; body: Record<string, unknown> };
         const idKey = `${rec.clientId}|${line.custom_id}|${rec.occurrences[i] ?? 0}`;
         const keys = lineKeys(seed, idKey);
-        const lineId = keys.lineId;
         if (i < done) {
           const executedAt = (rec.times.inProgress ?? rec.createdAtMs) + ((i + 1) / input.total) * Math.min(rec.processingMs, 1e15);
           const result = executeRequest(rec.endpoint, line.body, LINE_FAULTS[input.faults[i] ?? 0] ?? 'none', {
@@ -648,7 +647,7 @@ export class BatchEngine {
             instant: this.scenario.execution === 'instant',
           });
           const outLine = JSON.stringify({
-            id: lineId,
+            id: keys.lineId,
             custom_id: line.custom_id,
             response: { status_code: result.statusCode, request_id: keys.requestId, body: result.body },
             error: null,
@@ -670,7 +669,7 @@ export class BatchEngine {
         } else if (writeUnrun) {
           await errs.push(
             keys.order,
-            JSON.stringify({ id: lineId, custom_id: line.custom_id, response: null, error: { code: unrunCode, message: unrunMessage } }),
+            JSON.stringify({ id: keys.lineId, custom_id: line.custom_id, response: null, error: { code: unrunCode, message: unrunMessage } }),
           );
         }
         i++;

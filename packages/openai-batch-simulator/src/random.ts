@@ -12,19 +12,22 @@ import { hash } from 'node:crypto';
 export function digestOf(parts: ReadonlyArray<string | number>, encoding: 'hex'): string;
 export function digestOf(parts: ReadonlyArray<string | number>, encoding: 'buffer'): Buffer;
 export function digestOf(parts: ReadonlyArray<string | number>, encoding: 'hex' | 'buffer'): string | Buffer {
+  const text = joined(parts);
+  return encoding === 'hex' ? hash('sha256', text, 'hex') : hash('sha256', text, 'buffer');
+}
+
+function joined(parts: ReadonlyArray<string | number>): string {
   let text = '';
   for (const p of parts) text += `${p}\u0000`;
-  return encoding === 'hex' ? hash('sha256', text, 'hex') : hash('sha256', text, 'buffer');
+  return text;
 }
 
 /**
  * SHA-512 of the parts (joined as in {@link digestOf}): 64 bytes, enough for every id and draw one
- * result line needs from a single hash (see `LineKeys` in batch-engine.ts).
+ * result line needs from a single hash (see `lineKeys` in batch-engine.ts).
  */
 export function wideDigestOf(parts: ReadonlyArray<string | number>): Buffer {
-  let text = '';
-  for (const p of parts) text += `${p}\u0000`;
-  return hash('sha512', text, 'buffer');
+  return hash('sha512', joined(parts), 'buffer');
 }
 
 /** A uniform number in [0, 1) derived from the parts. */
