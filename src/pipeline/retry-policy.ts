@@ -37,11 +37,19 @@ function policyDecision(
   };
 }
 
+/**
+ * A success, decided from its line alone: nothing in it depends on the item's history, so its
+ * item need not be read first. The output budget stays as the item has it (null keeps it).
+ */
+export function decideSuccess(itemId: string, output: unknown): PolicyDecision {
+  return policyDecision({ id: itemId, maxOutputTokens: null }, 'succeeded', 'succeeded', null, null, { output });
+}
+
 /** Applies the task's retry policy to a line verdict. */
 export function decide(verdict: LineVerdict, item: Pick<PendingItem, 'id' | 'attempts' | 'requeues' | 'maxOutputTokens'>, limits: TaskLimits): PolicyDecision {
   switch (verdict.kind) {
     case 'succeeded':
-      return policyDecision(item, 'succeeded', 'succeeded', null, null, { output: verdict.output });
+      return decideSuccess(item.id, verdict.output);
     case 'permanent':
       return policyDecision(item, 'failed', 'failed', verdict.code, verdict.message);
     case 'retryable': {

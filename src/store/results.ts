@@ -104,7 +104,7 @@ export function recordStatement(batchId: string, status: Decision['status'], gro
       requeues: raw('t.requeues + d.requeues_inc'),
       batch_id: status === 'queued' ? null : raw('t.batch_id'),
       available_at: sql`${at}::timestamptz + (d.delay_ms || ' milliseconds')::interval`,
-      max_output_tokens: raw('d.max_output_tokens'),
+      max_output_tokens: raw('coalesce(d.max_output_tokens, t.max_output_tokens)'),
       output: raw('coalesce(d.output, t.output)'),
       error_code: raw('d.error_code'),
       error_message: raw('d.error_message'),

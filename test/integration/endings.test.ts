@@ -200,40 +200,64 @@ describe('batch endings', () => {
   });
 });
 
-describe('idempotent processing', () => {
-  it('processing the same output and error files again, or twice at once, changes nothing', async () => {
-    const harness = await start({
-      scenario: { name: 'mixed', lineFaults: { http500: 0.2, invalidJson: 0.1 } },
-      env: { PROVIDER_FILE_RETENTION: 'keep' },
-      roles: ['intake', 'build', 'submit', 'poll'],
-    });
-    await enqueueTickets(harness, 50);
-    const [batch] = await waitFor('a terminal batch', async () => {
-      const rows = await query<{ id: string }>(harness.ctx.db, `select id from batches where status = 'completed'`);
-      return rows.length ? rows : null;
-    });
-    await harness.fleet!.close(); // nothing else moves while the same files are processed again
-    const snapshot = async () => {
-      const [s] = await query<{ attempts: number; hooks: number; item_cost: number; attempt_cost: number; succeeded: number; queued: number }>(
-        harness.ctx.db,
-        `select (select count(*)::int from attempts) as attempts, (select count(*)::int from hook_calls) as hooks,
-                (select coalesce(sum(cost_usd), 0)::float8 from items) as item_cost, (select coalesce(sum(cost_usd), 0)::float8 from attempts) as attempt_cost,
-                (select count(*)::int from items where status = 'succeeded') as succeeded, (select count(*)::int from items where status = 'queued') as queued`,
-      );
-      const results = await countResults(harness.ctx.queues.resultsFor('classify-ticket'));
-      return { ...s!, announced: results.waiting };
-    };
-    const [a, b] = await Promise.all([processBatch(harness.ctx, batch!.id), processBatch(harness.ctx, batch!.id)]);
-    expect([a.kind, b.kind].sort()).toEqual(expect.arrayContaining(['processed']));
-    const first = await snapshot();
-    expect(first.attempts).toBe(50);
-    expect(first.item_cost).toBeCloseTo(first.attempt_cost, 10);
+/** classify-ticket without hooks and with a parser that does not read inputs: its lines are judged alone, and only non-successes read their items. */
+const answerOnly = defineTask({ ...classifyTicket, name: 'classify-answer-only', parseOutputUsesInput: false, limits: { ...classifyTicket.limits, retryDelayMs: 20 } });
 
-    // Replay: the batch row is set back as if its process job had never finished.
-    await execute(harness.ctx.db, `update batches set status = 'completed', processed_at = null where id = $1::uuid`, batch!.id);
-    const again = await processBatch(harness.ctx, batch!.id);
-    expect(again.kind).toBe('processed');
-    expect(again).toMatchObject({ succeeded: 0, retried: 0, failed: 0, requeued: 0 });
-    expect(await snapshot()).toEqual(first);
-  });
+describe('idempotent processing', () => {
+  const paths = [
+    { task: 'classify-ticket', why: 'hooks read inputs: every pending item is read first', hooks: true },
+    { task: 'classify-answer-only', why: 'lines judged alone: only the non-successes read their items', hooks: false },
+  ] as const;
+  for (const path of paths) {
+    it(`processing the same output and error files again, or twice at once, changes nothing (${path.why})`, async () => {
+      const harness = await start({
+        registry: new TaskRegistry([...countingRegistry.all(), answerOnly]),
+        scenario: { name: 'mixed', lineFaults: { http500: 0.2, invalidJson: 0.1, truncated: 0.1 } },
+        env: { PROVIDER_FILE_RETENTION: 'keep' },
+        roles: ['intake', 'build', 'submit', 'poll'],
+      });
+      await enqueueTickets(harness, 50, path.task);
+      const [batch] = await waitFor('a terminal batch', async () => {
+        const rows = await query<{ id: string }>(harness.ctx.db, `select id from batches where status = 'completed'`);
+        return rows.length ? rows : null;
+      });
+      await harness.fleet!.close(); // nothing else moves while the same files are processed again
+      const snapshot = async () => {
+        const [s] = await query<{ attempts: number; hooks: number; item_cost: number; attempt_cost: number; succeeded: number; queued: number; raised: number }>(
+          harness.ctx.db,
+          `select (select count(*)::int from attempts) as attempts, (select count(*)::int from hook_calls) as hooks,
+                  (select coalesce(sum(cost_usd), 0)::float8 from items) as item_cost, (select coalesce(sum(cost_usd), 0)::float8 from attempts) as attempt_cost,
+                  (select count(*)::int from items where status = 'succeeded') as succeeded, (select count(*)::int from items where status = 'queued') as queued,
+                  (select count(*)::int from items where max_output_tokens > 150) as raised`,
+        );
+        const results = await countResults(harness.ctx.queues.resultsFor(path.task));
+        return { ...s!, announced: results.waiting };
+      };
+      const [a, b] = await Promise.all([processBatch(harness.ctx, batch!.id), processBatch(harness.ctx, batch!.id)]);
+      expect([a.kind, b.kind].sort()).toEqual(expect.arrayContaining(['processed']));
+      const processed = [a, b].filter((o) => o.kind === 'processed');
+      const first = await snapshot();
+      expect(first.attempts).toBe(50);
+      expect(first.item_cost).toBeCloseTo(first.attempt_cost, 10);
+      expect(first.succeeded + first.queued).toBe(50);
+      expect(first.succeeded).toBeGreaterThan(0);
+      expect(first.queued).toBeGreaterThan(0);
+      expect(first.hooks).toBe(path.hooks ? first.succeeded : 0);
+      expect(first.announced).toBe(first.succeeded);
+      // A truncated answer raised its item's output budget, read from the item's own history.
+      const [truncated] = await query<{ n: number }>(harness.ctx.db, `select count(*)::int as n from attempts where error_code = 'truncated'`);
+      expect(first.raised).toBe(truncated!.n);
+      // The counts are what moved, whichever worker moved it.
+      const moved = processed.reduce((t, o) => t + (o.kind === 'processed' ? o.succeeded + o.retried + o.requeued + o.failed : 0), 0);
+      expect(moved).toBe(50);
+      expect(processed.reduce((t, o) => t + (o.kind === 'processed' ? o.succeeded : 0), 0)).toBe(first.succeeded);
+
+      // Replay: the batch row is set back as if its process job had never finished.
+      await execute(harness.ctx.db, `update batches set status = 'completed', processed_at = null where id = $1::uuid`, batch!.id);
+      const again = await processBatch(harness.ctx, batch!.id);
+      expect(again.kind).toBe('processed');
+      expect(again).toMatchObject({ succeeded: 0, retried: 0, failed: 0, requeued: 0 });
+      expect(await snapshot()).toEqual(first);
+    });
+  }
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/pipeline/retry-policy.ts';
 import { judgeLine, usageOf } from '../../src/pipeline/verdicts.ts';
+import { decideFromHistory, judgeAlone } from '../../src/pipeline/process/verdicts.ts';
+import { loadPriceTable } from '../../src/pricing/index.ts';
 import { classifyTicket, resolveLimits } from '../../src/tasks/index.ts';
 
 const input = { subject: 's', body: 'b' };
@@ -83,5 +85,28 @@ describe('decide: the retry policy', () => {
     const ne = { kind: 'not_executed' as const, code: 'batch_expired', message: 'm' };
     expect(decide(ne, item(3, 0), limits)).toMatchObject({ outcome: 'not_executed', status: 'queued', attempts_inc: 0, requeues_inc: 1 });
     expect(decide(ne, item(3, limits.maxRequeues), limits)).toMatchObject({ status: 'failed', error_code: 'not_executed' });
+  });
+});
+
+describe('judgeAlone: lines judged without their items', () => {
+  const answerOnly = { ...classifyTicket, parseOutputUsesInput: false };
+  const prices = { prices: loadPriceTable() };
+  it('decides successes from their lines and leaves every other verdict to the item history', () => {
+    const lines = new Map<string, Record<string, unknown>>([
+      ['a', chat({ content: good })],
+      ['b', chat({ content: '{"category": "bu' }, 'length')],
+      ['c', { custom_id: 'c', response: null, error: { code: 'batch_expired', message: 'm' } }],
+    ]);
+    const { decided, waiting } = judgeAlone(prices, { model: classifyTicket.model }, answerOnly, lines);
+    expect(decided).toHaveLength(1);
+    expect(decided[0]).toMatchObject({ item_id: 'a', outcome: 'succeeded', status: 'succeeded', attempts_inc: 1, max_output_tokens: null, input_tokens: 100, output_tokens: 20 });
+    expect(decided[0]!.cost_usd).toBeGreaterThan(0);
+    expect([...waiting.keys()]).toEqual(['b', 'c']);
+    expect(waiting.get('b')).toMatchObject({ kind: 'retryable', truncated: true });
+
+    const history = [{ id: 'b', externalId: 'eb', input: undefined, attempts: 2, requeues: 0, maxOutputTokens: 300 }, { id: 'c', externalId: 'ec', input: undefined, attempts: 0, requeues: 1, maxOutputTokens: null }];
+    const rest = decideFromHistory(prices, { model: classifyTicket.model }, resolveLimits(classifyTicket), history, waiting);
+    expect(rest[0]).toMatchObject({ item_id: 'b', outcome: 'retry', max_output_tokens: 600 });
+    expect(rest[1]).toMatchObject({ item_id: 'c', outcome: 'not_executed', requeues_inc: 1, attempts_inc: 0, cost_usd: 0 });
   });
 });

@@ -11,15 +11,17 @@
  */
 import { TERMINAL } from '../../store/batch-states.ts';
 import * as batches from '../../store/batches.ts';
+import type { BatchRecord } from '../../store/batches.ts';
 import * as items from '../../store/items.ts';
-import type { Decision } from '../../store/results.ts';
-import { resolveLimits } from '../../tasks/contract.ts';
+import type { PendingItem } from '../../store/items.ts';
+import type { Decision, RecordedItem } from '../../store/results.ts';
+import { resolveLimits, type AnyTask, type TaskLimits } from '../../tasks/contract.ts';
 import type { PipelineContext } from '../context.ts';
 import { Lease } from '../lease.ts';
 import { recordResults, runsHooks } from '../record-results.ts';
 import { finalizeBatch } from './finalize.ts';
 import { fileChunks, parseLines, readAhead } from './read-files.ts';
-import { decideLines, decideUnanswered } from './verdicts.ts';
+import { decideFromHistory, decideLines, decideUnanswered, judgeAlone } from './verdicts.ts';
 
 export type ProcessOutcome =
   | { kind: 'processed'; lines: number; succeeded: number; retried: number; failed: number; requeued: number }
@@ -35,13 +37,41 @@ const CHUNK = { lines: 1_000, chars: 1_500_000 };
 
 interface Tally { lines: number; succeeded: number; retried: number; failed: number; requeued: number }
 
-function count(tally: Tally, decisions: readonly Decision[]): void {
+/** Counts the decisions that moved their items (a line handled before moves nothing). */
+function count(tally: Tally, decisions: readonly Decision[], moved: readonly RecordedItem[]): void {
+  const ids = new Set(moved.map((r) => r.id));
   for (const d of decisions) {
+    if (!ids.has(d.item_id)) continue;
     if (d.outcome === 'succeeded') tally.succeeded++;
     else if (d.outcome === 'retry') tally.retried++;
     else if (d.status === 'queued') tally.requeued++;
     else tally.failed++;
   }
+}
+
+/**
+ * Decisions for one chunk of lines. A task whose parser reads inputs gets every pending item read
+ * back (with its input) before its lines are judged. Otherwise the lines are judged first: the
+ * successes (nearly all lines) are decided from their lines alone, and only the other items are read,
+ * for the history their policy needs. A success whose item was already handled moves nothing when
+ * it is recorded (the store's gate), so it is not read either.
+ */
+async function decideChunk(
+  ctx: PipelineContext,
+  batch: BatchRecord,
+  task: AnyTask,
+  limits: TaskLimits,
+  lines: ReadonlyMap<string, Record<string, unknown>>,
+  withInput: boolean,
+): Promise<{ decisions: Decision[]; pending: PendingItem[] }> {
+  if (withInput) {
+    const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...lines.keys()], withInput: true });
+    return { decisions: decideLines(ctx, batch, task, limits, pending, lines), pending };
+  }
+  const { decided, waiting } = judgeAlone(ctx, batch, task, lines);
+  if (waiting.size === 0) return { decisions: decided, pending: [] };
+  const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...waiting.keys()], withInput: false });
+  return { decisions: [...decided, ...decideFromHistory(ctx, batch, limits, pending, waiting)], pending };
 }
 
 /** Streams a batch's output and error files and records a verdict for every item in it. */
@@ -71,10 +101,9 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
       if (unreadable > 0) ctx.log.warn({ batchId, unreadable }, 'result lines without a readable custom_id skipped; their items count as not executed');
       tally.lines += lines;
       if (byId.size === 0) continue;
-      const pending = await items.pendingInBatch(ctx.db, batch.id, { ids: [...byId.keys()], withInput: judgeWithInput });
-      const decisions = decideLines(ctx, batch, task, limits, pending, byId);
+      const { decisions, pending } = await decideChunk(ctx, batch, task, limits, byId, judgeWithInput);
       await recording;
-      recording = recordResults(ctx, task, batch.id, decisions, new Map(pending.map((p) => [p.id, p]))).then(() => count(tally, decisions));
+      recording = recordResults(ctx, task, batch.id, decisions, new Map(pending.map((p) => [p.id, p]))).then((moved) => count(tally, decisions, moved));
       recording.catch(() => undefined); // observed by the next await
     }
     await recording;
@@ -82,8 +111,7 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
       const unanswered = await items.pendingInBatch(ctx.db, batch.id, { limit: CHUNK.lines, withInput: hooks });
       if (unanswered.length === 0) break;
       const decisions = decideUnanswered(batch, limits, unanswered);
-      await recordResults(ctx, task, batch.id, decisions, new Map(unanswered.map((p) => [p.id, p])));
-      count(tally, decisions);
+      count(tally, decisions, await recordResults(ctx, task, batch.id, decisions, new Map(unanswered.map((p) => [p.id, p]))));
     }
     await finalizeBatch(ctx, batch);
     ctx.log.info({ batchId, ...tally }, 'batch processed');

@@ -25,6 +25,9 @@ export async function* fileChunks(provider: BatchProvider, fileIds: ReadonlyArra
   }
 }
 
+/** Our custom_ids are item ids in canonical UUID form; anything else (even 36 hex digits and dashes elsewhere) is unreadable. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Parses raw result lines into a map by custom_id; lines that are not JSON or carry no id are counted, not fatal. */
 export function parseLines(lines: readonly string[]): { byId: Map<string, Record<string, unknown>>; unreadable: number } {
   const byId = new Map<string, Record<string, unknown>>();
@@ -32,7 +35,7 @@ export function parseLines(lines: readonly string[]): { byId: Map<string, Record
   for (const raw of lines) {
     try {
       const line = JSON.parse(raw) as Record<string, unknown>;
-      if (typeof line.custom_id === 'string' && /^[0-9a-f-]{36}$/i.test(line.custom_id)) byId.set(line.custom_id.toLowerCase(), line);
+      if (typeof line.custom_id === 'string' && UUID.test(line.custom_id)) byId.set(line.custom_id.toLowerCase(), line);
       else unreadable++;
     } catch {
       unreadable++;

@@ -4,8 +4,8 @@ import type { Decision } from '../../store/results.ts';
 import type { AnyTask, TaskLimits } from '../../tasks/contract.ts';
 import type { PipelineContext } from '../context.ts';
 import { costOf, decisionRow, NO_COST } from '../record-results.ts';
-import { decide } from '../retry-policy.ts';
-import { judgeLine, NO_USAGE } from '../verdicts.ts';
+import { decide, decideSuccess } from '../retry-policy.ts';
+import { judgeLine, NO_USAGE, type LineVerdict } from '../verdicts.ts';
 
 /** A decision per item from its own line: the task's validator, then the retry policy, then the cost. */
 export function decideLines(
@@ -18,6 +18,42 @@ export function decideLines(
 ): Decision[] {
   return items.map((item) => {
     const verdict = judgeLine(lines.get(item.id)!, task, item.input);
+    const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
+    return decisionRow(decide(verdict, item, limits), usage, costOf(ctx, batch.model, usage));
+  });
+}
+
+/**
+ * Lines judged from themselves alone, for a task whose parser does not read inputs: a success is
+ * decided at once (it needs nothing from its item), every other verdict waits for its item's
+ * history (attempts, requeues, output budget), which `decideFromHistory` applies.
+ */
+export function judgeAlone(
+  ctx: Pick<PipelineContext, 'prices'>,
+  batch: Pick<BatchRecord, 'model'>,
+  task: AnyTask,
+  lines: ReadonlyMap<string, Record<string, unknown>>,
+): { decided: Decision[]; waiting: Map<string, LineVerdict> } {
+  const decided: Decision[] = [];
+  const waiting = new Map<string, LineVerdict>();
+  for (const [id, line] of lines) {
+    const verdict = judgeLine(line, task, undefined);
+    if (verdict.kind === 'succeeded') decided.push(decisionRow(decideSuccess(id, verdict.output), verdict.usage, costOf(ctx, batch.model, verdict.usage)));
+    else waiting.set(id, verdict);
+  }
+  return { decided, waiting };
+}
+
+/** Decisions for verdicts that waited for their items (`judgeAlone`); `items` are those still pending. */
+export function decideFromHistory(
+  ctx: Pick<PipelineContext, 'prices'>,
+  batch: Pick<BatchRecord, 'model'>,
+  limits: TaskLimits,
+  items: readonly PendingItem[],
+  verdicts: ReadonlyMap<string, LineVerdict>,
+): Decision[] {
+  return items.map((item) => {
+    const verdict = verdicts.get(item.id)!;
     const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
     return decisionRow(decide(verdict, item, limits), usage, costOf(ctx, batch.model, usage));
   });
