@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnChild, VAR } from './lib/children.ts';
+import { childNodeBinary, spawnChild, VAR } from './lib/children.ts';
 import { CpuTracker, cpuSeconds, postgresBackends, postgresProcesses, rssMb } from './lib/proc.ts';
 import { checkpoint, databaseUrl, type BenchWebhook, settledDatabaseCounters, migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
 import { enqueueIntake, ProgressReader, type BatchTimeline, probeDir, startFleetProcess, type FleetProcess, type FleetWorld, type ProbeSnapshot } from './fleet.ts';
@@ -254,7 +254,7 @@ export async function referenceRun(env: BenchEnv, kind: 'reference' | 'floor', r
   const pgTracker = new CpuTracker(() => postgresBackends(dbName));
   const clusterTracker = new CpuTracker(() => postgresProcesses());
   const fakeCpu0 = cpuSeconds(env.fakePid) ?? 0;
-  const child = spawnChild(`${kind}-${run}`, process.execPath, args);
+  const child = spawnChild(`${kind}-${run}`, childNodeBinary(), args);
   const procTracker = new CpuTracker(() => [child.pid]);
   procTracker.start(100);
   pgTracker.start();

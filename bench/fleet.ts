@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import ts from 'typescript';
 import { QUEUES } from '../src/queues/names.ts';
-import { REPO, spawnChild, VAR, type Child } from './lib/children.ts';
+import { childNodeBinary, REPO, spawnChild, VAR, type Child } from './lib/children.ts';
 import { peakRssMb } from './lib/proc.ts';
 
 export const PROBE = join(import.meta.dirname, 'probe.mjs');
@@ -115,7 +115,7 @@ export async function startFleetProcess(
   const nodeArgs = runtime === 'source' ? ['--import', 'tsx', '--import', PROBE] : ['--import', PROBE];
   if (options.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.profileDir, name)); // one file per thread (the tsx loader runs in its own)
   const [first, ...rest] = entry;
-  const child = spawnChild(name, process.execPath, [...nodeArgs, entryFor(first!), ...rest], { env: fleetEnv(world, options.probeDir) });
+  const child = spawnChild(name, childNodeBinary(), [...nodeArgs, entryFor(first!), ...rest], { env: fleetEnv(world, options.probeDir) });
   await child.waitForLine(options.readyLine ?? /"workers started"/, 120_000);
   let n = 0;
   return {

@@ -13,6 +13,8 @@
  *          --no-webhooks (polling alone; by default the simulator posts batch events to an admin process of each fleet run)
  *          --source (fleet processes run the TypeScript through tsx; default: the built dist/ with plain node)
  *          --reference-dir DIR (../shared/baseline)  --json (JSON on stdout, table on stderr)
+ *          --node PATH (every measured child, fleet, simulator, naive reference and floor alike, runs on this node binary;
+ *          default: the bench's own; docs/performance.md says how to get Node 24, the production image's)
  *          --smoke (500 items, 1 run, 2,000-line file: a quick check that every part works)
  * Results: a table, and JSON in var/bench/bench-<time>.json (and var/bench/latest.json).
  */
@@ -25,7 +27,7 @@ import pg from 'pg';
 import { fileBench, type FileBenchResult } from './big-file.ts';
 import { fleetRun, referenceRun, type BenchEnv, type RunResult } from './e2e.ts';
 import { clearProbeRoot, prepareFleetRuntime } from './fleet.ts';
-import { REPO, VAR } from './lib/children.ts';
+import { REPO, useChildNode, VAR } from './lib/children.ts';
 import { benchWebhook, dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
 import { ratioLines, ratios, rssLines, runTable, stageTable, timelineLines } from './report.ts';
 import { pipelineStages, tokenStages, type StageResult } from './stages.ts';
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     'no-webhooks': { type: 'boolean', default: false },
     source: { type: 'boolean', default: false },
     'reference-dir': { type: 'string', default: join(REPO, '..', 'shared', 'baseline') },
+    node: { type: 'string' },
     json: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     'timeout-s': { type: 'string', default: '900' },
@@ -64,7 +67,7 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
 }
 
 if (values.help) {
-  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--kinds reference,fleet,floor] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--no-webhooks] [--source] [--json] [--smoke]');
+  console.log('usage: npm run bench -- [--items N] [--procs P] [--runs R] [--file-lines L] [--only stages,e2e,file] [--kinds reference,fleet,floor] [--scenario NAME|FILE] [--env KEY=VALUE] [--profile] [--no-webhooks] [--source] [--node PATH] [--json] [--smoke]');
   process.exit(0);
 }
 const smoke = values.smoke;
@@ -102,16 +105,17 @@ async function machine(): Promise<Record<string, unknown>> {
   try {
     const { rows } = await c.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('server_version', 'fsync', 'synchronous_commit', 'shared_preload_libraries')`);
     const pgSettings = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
-    return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), postgres: pgSettings };
+    return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, childNode, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), postgres: pgSettings };
   } finally {
     await c.end();
   }
 }
 
+const childNode = values.node ? useChildNode(resolve(values.node)) : process.version;
 clearProbeRoot();
 prepareFleetRuntime(values.source ? 'source' : 'dist');
 const info = await machine();
-say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}, load ${(info.loadavg as number[]).join(' ')}`);
+say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}${childNode === info.node ? '' : ` (measured processes: node ${childNode})`}, load ${(info.loadavg as number[]).join(' ')}`);
 
 const redis = await startRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const webhook = values['no-webhooks'] ? undefined : await benchWebhook();

@@ -2,7 +2,7 @@
  * Child processes of the bench: each one's output goes to a log file under var/bench/logs, and
  * every child still alive when the bench exits is killed, so a failed run leaves nothing behind.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +11,25 @@ import { createInterface } from 'node:readline';
 export const REPO = join(import.meta.dirname, '..', '..');
 export const VAR = join(REPO, 'var', 'bench');
 export const LOGS = join(VAR, 'logs');
+
+let childNode = process.execPath;
+
+/** The node binary every measured child runs on (fleet, simulator, naive reference, floor): `--node`, else the bench's own. */
+export function childNodeBinary(): string {
+  return childNode;
+}
+
+/** Runs the measured children on the node binary at `path` (`--node`); returns its version. */
+export function useChildNode(path: string): string {
+  let version: string;
+  try {
+    version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
+  } catch (err) {
+    throw new Error(`bench: --node ${path} does not run: ${(err as Error).message}`);
+  }
+  childNode = path;
+  return version;
+}
 
 const alive = new Set<ChildProcess>();
 process.on('exit', () => {

@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, write
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freePort, REPO, run, spawnChild, VAR, type Child } from './children.ts';
+import { childNodeBinary, freePort, REPO, run, spawnChild, VAR, type Child } from './children.ts';
 
 /** A Redis the bench owns: its CPU and command counts are the fleet's alone. */
 export interface BenchRedis {
@@ -110,7 +110,7 @@ export async function startSimulatorProcess(scenario: string, name = 'simulator'
   const dataDir = join(VAR, 'sim-data');
   mkdirSync(dataDir, { recursive: true });
   const hook = webhook ? ['--webhook-url', `http://127.0.0.1:${webhook.port}/webhooks/openai`, '--webhook-secret', webhook.secret] : [];
-  const child = spawnChild(name, process.execPath, [...nodeArgs, 'bin/batchfleet.mjs', 'simulator', '--port', String(port), '--scenario', scenario, '--data-dir', dataDir, ...hook]);
+  const child = spawnChild(name, childNodeBinary(), [...nodeArgs, 'bin/batchfleet.mjs', 'simulator', '--port', String(port), '--scenario', scenario, '--data-dir', dataDir, ...hook]);
   const line = await child.waitForLine(/simulator: http/, 60_000);
   const url = /(http:\/\/\S+\/v1)/.exec(line)![1]!;
   const root = url.replace(/\/v1$/, '');
@@ -235,7 +235,7 @@ export async function settledDatabaseCounters(baseUrl: string, name: string, tim
 
 /** The reference's fake OpenAI server (its own process). */
 export async function startFakeOpenAI(dir: string): Promise<{ base: string; pid: number; reset(): Promise<void>; close(): Promise<void> }> {
-  const child = spawnChild('fake-openai', process.execPath, [join(dir, 'fake-openai.mjs'), '--port', '0']);
+  const child = spawnChild('fake-openai', childNodeBinary(), [join(dir, 'fake-openai.mjs'), '--port', '0']);
   const line = await child.waitForLine(/"port"/, 30_000);
   const base = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
   return {
