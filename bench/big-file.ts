@@ -1,7 +1,8 @@
 /**
  * The large output file bench: one batch of L items (default 50,000) whose answers are 3,700
  * characters, so the provider's output file is about 200 MB. The process role runs alone in its
- * own process with default settings; the bench reports that process's peak RSS (VmHWM) and the
+ * own process with default settings and the node flags its shipped manifest gives it
+ * (`deployedNodeFlags`); the bench reports that process's peak RSS (VmHWM) and the
  * lines per second from the moment the provider finished the batch to the last item final.
  * The other roles run in their own processes, and the build starts only once every item is in
  * the database, so the whole file is one batch.
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { VAR } from './lib/children.ts';
 import { cpuSeconds, peakRssMb } from './lib/proc.ts';
 import { migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
-import { enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld } from './fleet.ts';
+import { deployedNodeFlags, enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld } from './fleet.ts';
 
 export interface FileBenchResult {
   lines: number;
@@ -21,7 +22,7 @@ export interface FileBenchResult {
   /** Seconds from the provider finishing the batch to the last item final. */
   seconds: number;
   linesPerSecond: number;
-  processWorker: { peakRssMb: number; rssBeforeMb: number; cpuSeconds: number; idleShare: number; sqlStatementsPerLine: number };
+  processWorker: { peakRssMb: number; rssBeforeMb: number; cpuSeconds: number; idleShare: number; sqlStatementsPerLine: number; nodeFlags: string[] };
   /** Seconds the simulator took to run the batch and write the file (not the fleet's). */
   providerSeconds: number;
 }
@@ -78,8 +79,9 @@ export async function fileBench(opts: {
   };
   const probes = probeDir(tag);
   const started: FleetProcess[] = [];
+  const nodeFlags = deployedNodeFlags('process');
   const start = async (role: string) => {
-    const p = await startFleetProcess(`file-${role}`, world, [`workers/${role}.ts`], { probeDir: probes, profileDir: opts.profileDir });
+    const p = await startFleetProcess(`file-${role}`, world, [`workers/${role}.ts`], { probeDir: probes, profileDir: opts.profileDir, nodeFlags: role === 'process' ? nodeFlags : [] });
     started.push(p);
     return p;
   };
@@ -117,6 +119,7 @@ export async function fileBench(opts: {
         cpuSeconds: Number(cpu.toFixed(2)),
         idleShare: Number((idleMs / Math.max(1, idleMs + activeMs)).toFixed(3)),
         sqlStatementsPerLine: Number(((after.statements - before.statements) / n).toFixed(3)),
+        nodeFlags,
       },
       providerSeconds: Number(((t0 - submitted) / 1000).toFixed(2)),
     };

@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import ts from 'typescript';
+import { parseAllDocuments } from 'yaml';
 import { QUEUES } from '../src/queues/names.ts';
 import { childNodeBinary, REPO, spawnChild, VAR, type Child } from './lib/children.ts';
 import { peakRssMb } from './lib/proc.ts';
@@ -103,16 +104,30 @@ export interface ProbeSnapshot {
 }
 
 /**
- * Starts one fleet process: `node --import tsx --import bench/probe.mjs <entry> [args]` and waits
+ * The node flags the shipped Kubernetes manifest (deploy/k8s/base/workers.yaml) gives a role's
+ * container: its args before the script. The file bench starts the process role with them, as a
+ * deployment runs it.
+ */
+export function deployedNodeFlags(role: string): string[] {
+  const docs = parseAllDocuments(readFileSync(join(REPO, 'deploy', 'k8s', 'base', 'workers.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>);
+  const deployment = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.labels?.role === role);
+  const args: unknown = deployment?.spec?.template?.spec?.containers?.[0]?.args;
+  if (!Array.isArray(args)) throw new Error(`bench: no ${role} Deployment with container args in deploy/k8s/base/workers.yaml`);
+  const script = args.findIndex((a) => typeof a === 'string' && !a.startsWith('-'));
+  return args.slice(0, script < 0 ? args.length : script) as string[];
+}
+
+/**
+ * Starts one fleet process: `node [nodeFlags] --import tsx --import bench/probe.mjs <entry> [args]` and waits
  * for its "workers started" log line. `profileDir` adds --cpu-prof.
  */
 export async function startFleetProcess(
   name: string,
   world: FleetWorld,
   entry: string[],
-  options: { probeDir: string; profileDir?: string; readyLine?: RegExp },
+  options: { probeDir: string; profileDir?: string; readyLine?: RegExp; nodeFlags?: readonly string[] },
 ): Promise<FleetProcess> {
-  const nodeArgs = runtime === 'source' ? ['--import', 'tsx', '--import', PROBE] : ['--import', PROBE];
+  const nodeArgs = [...(options.nodeFlags ?? []), ...(runtime === 'source' ? ['--import', 'tsx', '--import', PROBE] : ['--import', PROBE])];
   if (options.profileDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(options.profileDir, name)); // one file per thread (the tsx loader runs in its own)
   const [first, ...rest] = entry;
   const child = spawnChild(name, childNodeBinary(), [...nodeArgs, entryFor(first!), ...rest], { env: fleetEnv(world, options.probeDir) });

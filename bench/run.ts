@@ -180,7 +180,7 @@ try {
     say(
       `file ${file.outputFileMb ?? '?'} MB, ${file.lines} lines: ${file.linesPerSecond} lines/s (${file.seconds} s); process worker peak RSS ${file.processWorker.peakRssMb} MB ` +
         `(${file.processWorker.rssBeforeMb} MB before), CPU ${file.processWorker.cpuSeconds} s, idle ${file.processWorker.idleShare}, ` +
-        `${file.processWorker.sqlStatementsPerLine} SQL/line; provider took ${file.providerSeconds} s${file.ok ? '' : ' (FAILED)'}`,
+        `${file.processWorker.sqlStatementsPerLine} SQL/line, node flags ${file.processWorker.nodeFlags.join(' ') || 'none'}; provider took ${file.providerSeconds} s${file.ok ? '' : ' (FAILED)'}`,
     );
     failed ||= !file.ok;
   }
