@@ -21,6 +21,9 @@ const PREFIX_ROLES = new Set(['system', 'developer']);
 /** Prefix counts of chat bodies, keyed by content hash. */
 export class PrefixCache {
   private readonly lru: LruCache<string, number>;
+  /** The last prefix text seen and its key (one entry: its memory is one prefix). */
+  private lastText = '';
+  private lastKey = '';
   hits = 0;
   misses = 0;
 
@@ -48,7 +51,14 @@ export class PrefixCache {
     if (k === 0 && !hasBlocks) return countChatCompletionsBody(ctx, body);
 
     const o = ctx.profile.chat;
-    const key = hash('sha256', prefixKey(model, messages, k, body), 'base64');
+    const text = prefixKey(model, messages, k, body);
+    // Consecutive requests of a task nearly always share their prefix: comparing its text with the
+    // last one's is much cheaper than hashing it again.
+    if (text !== this.lastText) {
+      this.lastText = text;
+      this.lastKey = hash('sha256', text, 'base64');
+    }
+    const key = this.lastKey;
     let prefix = this.lru.get(key);
     if (prefix === undefined) {
       this.misses++;
