@@ -105,17 +105,17 @@ async function machine(): Promise<Record<string, unknown>> {
   try {
     const { rows } = await c.query<{ name: string; setting: string }>(`select name, setting from pg_settings where name in ('server_version', 'fsync', 'synchronous_commit', 'shared_preload_libraries')`);
     const pgSettings = Object.fromEntries(rows.map((r) => [r.name, r.setting]));
-    return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, childNode, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), postgres: pgSettings };
+    return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, measuredNode, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), postgres: pgSettings };
   } finally {
     await c.end();
   }
 }
 
-const childNode = values.node ? useChildNode(resolve(values.node)) : process.version;
+const measuredNode = values.node ? useChildNode(resolve(values.node)) : process.version;
 clearProbeRoot();
 prepareFleetRuntime(values.source ? 'source' : 'dist');
 const info = await machine();
-say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}${childNode === info.node ? '' : ` (measured processes: node ${childNode})`}, load ${(info.loadavg as number[]).join(' ')}`);
+say(`batchfleet bench: items ${items}, procs ${procs}, runs ${runs}, scenario ${values.scenario}; ${info.cpus} cpu, node ${info.node}${measuredNode === info.node ? '' : ` (measured processes: node ${measuredNode})`}, load ${(info.loadavg as number[]).join(' ')}`);
 
 const redis = await startRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const webhook = values['no-webhooks'] ? undefined : await benchWebhook();
