@@ -67,7 +67,10 @@ export class LocalFileStore {
       await finished(out);
       if (failure) throw failure;
     } catch (err) {
+      // The file is created by an open that may still be under way: remove it only once the stream
+      // has closed, or the open creates it after the removal and a partial file stays behind.
       out.destroy();
+      await finished(out).catch(() => undefined);
       await rm(tmp, { force: true }).catch(() => undefined); // the write's own error is the one to report
       throw err;
     }
