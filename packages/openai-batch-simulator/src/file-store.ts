@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { newFileId, randomHex } from './ids.ts';
 
 /** Purposes accepted on upload (reference §1.1). */
@@ -128,6 +129,7 @@ export class FileStore {
       async abort() {
         pending = [];
         ws.destroy();
+        await finished(ws).catch(() => undefined); // an open still under way would create the file after the unlink
         await unlink(path).catch(() => undefined);
       },
     };

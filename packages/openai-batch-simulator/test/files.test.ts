@@ -1,5 +1,7 @@
+import { readdir } from 'node:fs/promises';
 import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
+import { FileStore } from '../src/file-store.ts';
 import { check, chatLines, jsonl, startTestSimulator, uploadBatchFile, wire } from './helpers.ts';
 
 describe('files', () => {
@@ -131,5 +133,18 @@ describe('files', () => {
     const back = Buffer.from(await (await t.client.files.content(f.id)).arrayBuffer());
     expect(back.length).toBe(f.bytes);
     expect(back.subarray(0, line.length).toString()).toBe(line);
+  });
+});
+
+describe('the file store on disk', () => {
+  it('an aborted blob leaves no file behind, even when its file is still being opened', async () => {
+    const store = await FileStore.create();
+    for (let i = 0; i < 100; i++) {
+      const blob = store.openBlob();
+      await blob.write('x'.repeat(1_000));
+      await blob.abort();
+    }
+    expect(await readdir(store.dir)).toEqual([]);
+    await store.close();
   });
 });
