@@ -2,7 +2,7 @@
  * The large output file bench: one batch of L items (default 50,000) whose answers are 3,700
  * characters, so the provider's output file is about 200 MB. The process role runs alone in its
  * own process with default settings and the node flags its shipped manifest gives it
- * (`deployedNodeFlags`); the bench reports that process's peak RSS (VmHWM) and the
+ * (`workerNodeFlags`, scripts/worker-roles.ts); the bench reports that process's peak RSS (VmHWM) and the
  * lines per second from the moment the provider finished the batch to the last item final.
  * The other roles run in their own processes, and the build starts only once every item is in
  * the database, so the whole file is one batch.
@@ -10,10 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { workerNodeFlags } from '../scripts/worker-roles.ts';
 import { VAR } from './lib/children.ts';
 import { cpuSeconds, peakRssMb } from './lib/proc.ts';
 import { migrate, recreateDatabase, type BenchRedis, type BenchSimulator } from './lib/services.ts';
-import { deployedNodeFlags, enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld } from './fleet.ts';
+import { enqueueIntake, ProgressReader, probeDir, startFleetProcess, type FleetProcess, type FleetWorld } from './fleet.ts';
 
 export interface FileBenchResult {
   lines: number;
@@ -79,7 +80,7 @@ export async function fileBench(opts: {
   };
   const probes = probeDir(tag);
   const started: FleetProcess[] = [];
-  const nodeFlags = deployedNodeFlags('process');
+  const nodeFlags = workerNodeFlags('process');
   const start = async (role: string) => {
     const p = await startFleetProcess(`file-${role}`, world, [`workers/${role}.ts`], { probeDir: probes, profileDir: opts.profileDir, nodeFlags: role === 'process' ? nodeFlags : [] });
     started.push(p);

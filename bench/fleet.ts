@@ -12,7 +12,6 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import ts from 'typescript';
-import { parseAllDocuments } from 'yaml';
 import { QUEUES } from '../src/queues/names.ts';
 import { childNodeBinary, REPO, spawnChild, VAR, type Child } from './lib/children.ts';
 import { peakRssMb } from './lib/proc.ts';
@@ -101,20 +100,6 @@ export interface ProbeSnapshot {
   cpuSeconds: number;
   maxRssMb: number;
   statements: number;
-}
-
-/**
- * The node flags the shipped Kubernetes manifest (deploy/k8s/base/workers.yaml) gives a role's
- * container: its args before the script. The file bench starts the process role with them, as a
- * deployment runs it.
- */
-export function deployedNodeFlags(role: string): string[] {
-  const docs = parseAllDocuments(readFileSync(join(REPO, 'deploy', 'k8s', 'base', 'workers.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>);
-  const deployment = docs.find((d) => d?.kind === 'Deployment' && d.metadata?.labels?.role === role);
-  const args: unknown = deployment?.spec?.template?.spec?.containers?.[0]?.args;
-  if (!Array.isArray(args)) throw new Error(`bench: no ${role} Deployment with container args in deploy/k8s/base/workers.yaml`);
-  const script = args.findIndex((a) => typeof a === 'string' && !a.startsWith('-'));
-  return args.slice(0, script < 0 ? args.length : script) as string[];
 }
 
 /**

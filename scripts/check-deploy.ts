@@ -20,6 +20,7 @@ import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { workerRoleArgs } from './worker-roles.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const problems: string[] = [];
@@ -88,17 +89,6 @@ function checkKubernetes(): void {
   }
 }
 
-/** Each worker role's container args in the Kubernetes base (its `role` label). */
-function kubernetesRoleArgs(): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy/k8s/base/workers.yaml'), 'utf8'))) {
-    const o = d.toJS() as Obj & { metadata: { labels?: Record<string, string> } };
-    const role = o?.kind === 'Deployment' ? o.metadata.labels?.role : undefined;
-    if (role) out.set(role, o.spec?.template?.spec?.containers?.[0]?.args);
-  }
-  return out;
-}
-
 function checkCompose(): void {
   const file = join(ROOT, 'docker-compose.yml');
   const hasCompose = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0;
@@ -137,7 +127,7 @@ function checkCompose(): void {
       if (typeof svc.image === 'string' && !svc.build && (!svc.image.includes(':') || svc.image.endsWith(':latest'))) problems.push(`${name}: ${svcName} image ${svc.image} is not pinned`);
     }
     // A role runs with the same node flags and script under compose as under Kubernetes (the process role's young generation, for one).
-    for (const [role, args] of kubernetesRoleArgs()) {
+    for (const [role, args] of workerRoleArgs()) {
       const command = doc.services?.[role]?.command;
       if (JSON.stringify(command) !== JSON.stringify(args)) problems.push(`${name}: ${role} runs ${JSON.stringify(command)}, deploy/k8s/base/workers.yaml ${JSON.stringify(args)}`);
     }

@@ -1,7 +1,7 @@
 /**
  * JSONL from a byte stream, pulled one chunk at a time: the consumer's pace sets the reading pace
  * (nothing is read ahead beyond the chunk being split), and memory is bounded by one chunk plus
- * one line, which may itself be at most `maxLineChars` long.
+ * one line, which may itself be at most `maxLineBytes` bytes long.
  */
 
 /** Longest line accepted, in bytes: far above any Batch API result line (an embedding of 3,072 floats is ~70 KB). */

@@ -16,11 +16,19 @@ export function decideLines(
   items: readonly PendingItem[],
   lines: ReadonlyMap<string, Record<string, unknown>>,
 ): Decision[] {
-  return items.map((item) => {
-    const verdict = judgeLine(lines.get(item.id)!, task, item.input);
-    const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
-    return decisionRow(decide(verdict, item, limits), usage, costOf(ctx, batch.model, usage));
-  });
+  return items.map((item) => decisionFor(ctx, batch, limits, item, judgeLine(lines.get(item.id)!, task, item.input)));
+}
+
+/** The retry policy applied to one verdict, with its usage and cost. */
+function decisionFor(
+  ctx: Pick<PipelineContext, 'prices'>,
+  batch: Pick<BatchRecord, 'model'>,
+  limits: TaskLimits,
+  item: PendingItem,
+  verdict: LineVerdict,
+): Decision {
+  const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
+  return decisionRow(decide(verdict, item, limits), usage, costOf(ctx, batch.model, usage));
 }
 
 /**
@@ -52,11 +60,7 @@ export function decideFromHistory(
   items: readonly PendingItem[],
   verdicts: ReadonlyMap<string, LineVerdict>,
 ): Decision[] {
-  return items.map((item) => {
-    const verdict = verdicts.get(item.id)!;
-    const usage = verdict.kind === 'not_executed' ? NO_USAGE : verdict.usage;
-    return decisionRow(decide(verdict, item, limits), usage, costOf(ctx, batch.model, usage));
-  });
+  return items.map((item) => decisionFor(ctx, batch, limits, item, verdicts.get(item.id)!));
 }
 
 /** Why the items a batch never answered were not executed. */
