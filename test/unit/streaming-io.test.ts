@@ -149,6 +149,23 @@ describe('LocalFileStore.writeLines', () => {
     expect((await readdir(join(root, 'batches'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
+  it('writes lines longer than one write and characters of every UTF-8 width byte for byte', async () => {
+    const store = new LocalFileStore(root);
+    const lines = [
+      'a',
+      'é€😀'.repeat(200_000), // 1.8 MB of 2-, 3- and 4-byte characters: larger than one write
+      'x'.repeat(1_048_575), // exactly one write with its newline
+      '',
+      'ü'.repeat(400_000), // fills a write nearly full, then the next line must start a new one
+      'z',
+    ];
+    const { path, bytes } = await store.writeLines('b-wide', lines);
+    const expected = Buffer.from(lines.map((l) => `${l}\n`).join(''));
+    const written = await readFile(path);
+    expect(bytes).toBe(expected.length);
+    expect(written.equals(expected)).toBe(true);
+  });
+
   it('rejects (without crashing) when the file cannot be opened, with the stream error', async () => {
     const store = new LocalFileStore(root);
     // The temporary name is taken by a directory: opening it for writing fails with EISDIR,
