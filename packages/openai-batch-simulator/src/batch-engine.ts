@@ -17,7 +17,8 @@
  *   result is only revealed at the planned simulated validation end. The same pass counts tokens
  *   and draws each line's fault, so `request_counts` are known while in progress.
  * - Result files are written when the batch reaches its end (completed, expired, cancelled) by
- *   reading the input again and executing the lines that ran; the status only flips once the files
+ *   reading the input again and executing the lines that ran (instant execution keeps what
+ *   validation parsed instead, see KEEP_LINES_MAX_BYTES); the status only flips once the files
  *   exist, so a terminal batch always has its files. Until then it shows its previous status.
  * - Enqueued input tokens count against a per-model limit from the moment a batch starts running
  *   until it ends (any terminal status), checked when validation ends, like the real queue limit.
@@ -37,6 +38,12 @@ import type { StatsTracker } from './stats.ts';
 import type { TokenCounter } from './token-counter.ts';
 import { validateInputFile, type BatchError, type InvalidInput, type ValidInput } from './validation.ts';
 import type { BatchEventType } from './webhooks.ts';
+
+/**
+ * Largest input file whose parsed requests validation keeps for the run (instant execution only),
+ * so a run does not read and parse the file a second time. Larger files are read again.
+ */
+export const KEEP_LINES_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Every batch status. */
 export type BatchStatus =
@@ -359,6 +366,8 @@ export class BatchEngine {
         limits: this.scenario.limits,
         codes: this.scenario.validation.codes,
         counter: this.deps.counter,
+        keepLines: this.scenario.execution === 'instant' && rec.inputFile.bytes <= KEEP_LINES_MAX_BYTES,
+        instantBodies: !(this.deps.promptCache && this.deps.counter.prefixes),
         decideFault: (customId, body) => {
           const occurrence = this.deps.stats.customIdSubmitted(rec.clientId, customId);
           rec.occurrences.push(occurrence);
@@ -538,6 +547,7 @@ export class BatchEngine {
   }
 
   private fail(rec: BatchRecord, atMs: number, errors: BatchError[]): boolean {
+    if (rec.input?.ok) delete rec.input.lines; // nothing will run
     rec.status = 'failed';
     rec.times.failed = atMs;
     rec.errors = errors;
@@ -583,6 +593,8 @@ export class BatchEngine {
         errorFileId = result.errorFileId;
       } catch (err) {
         this.deps.logger.warn('simulator: could not write batch results', { batch: rec.id, error: (err as Error).message });
+      } finally {
+        delete input.lines;
       }
     }
     if (this.closed || !this.batches.has(rec.id)) return;
@@ -623,60 +635,74 @@ export class BatchEngine {
     const unrunCode = status === 'cancelled' ? this.scenario.cancel.unrunCode : 'batch_expired';
     const unrunMessage = status === 'cancelled' ? this.scenario.cancel.unrunMessage : BATCH_EXPIRED_MESSAGE;
     const usageKnobs = this.scenario.usage;
-    const rl = fileLines(files.read(rec.inputFile));
+    const instant = this.scenario.execution === 'instant';
     let i = 0;
-    try {
-      for await (const raw of rl) {
-        if (i >= input.total) break;
-        const text = raw.trim();
-        if (text === '') continue;
-        const line = JSON.parse(text) as { custom_id: string; body: Record<string, unknown> };
-        const idKey = `${rec.clientId}|${line.custom_id}|${rec.occurrences[i] ?? 0}`;
-        const keys = lineKeys(seed, idKey);
-        if (i < done) {
-          const executedAt = (rec.times.inProgress ?? rec.createdAtMs) + ((i + 1) / input.total) * Math.min(rec.processingMs, 1e15);
-          const result = executeRequest(rec.endpoint, line.body, LINE_FAULTS[input.faults[i] ?? 0] ?? 'none', {
-            seed,
-            counter: this.deps.counter,
-            cachedPromptFraction: usageKnobs.cachedPromptFraction,
-            reasoningShare: usageKnobs.reasoningShare,
-            createdAt: this.sec(executedAt) ?? 0,
-            idKey,
-            idBytes: keys.idBytes,
-            cache: this.deps.promptCache ? { store: this.deps.promptCache, organization: rec.organization, atMs: executedAt } : null,
-            instant: this.scenario.execution === 'instant',
-          });
-          const outLine = JSON.stringify({
-            id: keys.lineId,
-            custom_id: line.custom_id,
-            response: { status_code: result.statusCode, request_id: keys.requestId, body: result.body },
-            error: null,
-          });
-          if (result.statusCode === 200) {
-            counts.completed++;
-            if (result.usage) {
-              usage.input += result.usage.prompt;
-              usage.cached += result.usage.cached;
-              usage.output += result.usage.completion;
-              usage.reasoning += result.usage.reasoning;
-            }
-            this.deps.stats.customIdSucceeded(rec.clientId, line.custom_id);
-            await out.push(keys.order, outLine);
-          } else {
-            counts.failed++;
-            await errs.push(keys.order, outLine);
+    const run = async (customId: string, body: Record<string, unknown>, promptTokens?: number): Promise<void> => {
+      const idKey = `${rec.clientId}|${customId}|${rec.occurrences[i] ?? 0}`;
+      const keys = lineKeys(seed, idKey);
+      if (i < done) {
+        const executedAt = (rec.times.inProgress ?? rec.createdAtMs) + ((i + 1) / input.total) * Math.min(rec.processingMs, 1e15);
+        const result = executeRequest(rec.endpoint, body, LINE_FAULTS[input.faults[i] ?? 0] ?? 'none', {
+          seed,
+          counter: this.deps.counter,
+          cachedPromptFraction: usageKnobs.cachedPromptFraction,
+          reasoningShare: usageKnobs.reasoningShare,
+          createdAt: this.sec(executedAt) ?? 0,
+          idKey,
+          idBytes: keys.idBytes,
+          cache: this.deps.promptCache ? { store: this.deps.promptCache, organization: rec.organization, atMs: executedAt } : null,
+          instant,
+          promptTokens,
+        });
+        const outLine = JSON.stringify({
+          id: keys.lineId,
+          custom_id: customId,
+          response: { status_code: result.statusCode, request_id: keys.requestId, body: result.body },
+          error: null,
+        });
+        if (result.statusCode === 200) {
+          counts.completed++;
+          if (result.usage) {
+            usage.input += result.usage.prompt;
+            usage.cached += result.usage.cached;
+            usage.output += result.usage.completion;
+            usage.reasoning += result.usage.reasoning;
           }
-        } else if (writeUnrun) {
-          await errs.push(
-            keys.order,
-            JSON.stringify({ id: keys.lineId, custom_id: line.custom_id, response: null, error: { code: unrunCode, message: unrunMessage } }),
-          );
+          this.deps.stats.customIdSucceeded(rec.clientId, customId);
+          await out.push(keys.order, outLine);
+        } else {
+          counts.failed++;
+          await errs.push(keys.order, outLine);
         }
-        i++;
-        if (i % 250 === 0) await new Promise<void>((r) => setImmediate(r));
+      } else if (writeUnrun) {
+        await errs.push(
+          keys.order,
+          JSON.stringify({ id: keys.lineId, custom_id: customId, response: null, error: { code: unrunCode, message: unrunMessage } }),
+        );
       }
-    } finally {
-      await rl.return(undefined);
+      i++;
+      if (i % 250 === 0) await new Promise<void>((r) => setImmediate(r));
+    };
+    const kept = input.lines;
+    if (kept) {
+      // Validation kept the parsed requests (instant execution): no second read and parse.
+      for (let k = 0; k < input.total; k++) {
+        const planned = kept.promptTokens[k] ?? -1;
+        await run(kept.customIds[k] ?? '', kept.bodies[k] ?? {}, planned >= 0 ? planned : undefined);
+      }
+    } else {
+      const rl = fileLines(files.read(rec.inputFile));
+      try {
+        for await (const raw of rl) {
+          if (i >= input.total) break;
+          const text = raw.trim();
+          if (text === '') continue;
+          const line = JSON.parse(text) as { custom_id: string; body: Record<string, unknown> };
+          await run(line.custom_id, line.body);
+        }
+      } finally {
+        await rl.return(undefined);
+      }
     }
     const createdAt = this.deps.clock.wallSeconds();
     const ttl = rec.outputExpiresAfterSeconds ?? DEFAULT_BATCH_FILE_TTL_SECONDS;
@@ -794,7 +820,7 @@ class ShuffledSink {
   private async flush(): Promise<void> {
     const chunk = this.buffer.sort((a, b) => a.key - b.key);
     this.buffer = [];
-    if (chunk.length > 0) await this.blob.write(chunk.map((c) => `${c.line}\n`).join(''));
+    for (const c of chunk) await this.blob.writeLine(c.line);
   }
 
   async finish(): Promise<number> {

@@ -22,6 +22,13 @@ export const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'u
  */
 export const IO_CHUNK_BYTES = 1024 * 1024;
 
+/** Buffers up to this size are gathered into {@link IO_CHUNK_BYTES} pieces; larger ones go to disk as they are. */
+const SMALL_BUFFER_BYTES = 16 * 1024;
+/** Strings whose UTF-8 may take up to this many bytes are encoded into the gathering buffer. */
+const SMALL_STRING_BYTES = IO_CHUNK_BYTES / 4;
+
+const LF = 10;
+
 /** A stream of a file's bytes, read in {@link IO_CHUNK_BYTES} pieces. */
 export function readBytes(path: string): ReadStream {
   return createReadStream(path, { highWaterMark: IO_CHUNK_BYTES });
@@ -66,6 +73,8 @@ export interface BlobWriter {
   readonly path: string;
   readonly bytes: number;
   write(chunk: Buffer | string): Promise<void>;
+  /** Write `line` and a `\n`. */
+  writeLine(line: string): Promise<void>;
   finish(): Promise<number>;
   abort(): Promise<void>;
 }
@@ -85,26 +94,53 @@ export class FileStore {
     return new FileStore(await mkdtemp(join(base, 'openai-batch-sim-')));
   }
 
-  /** Open a new blob on disk for streaming writes; small writes are gathered into {@link IO_CHUNK_BYTES} pieces. */
+  /**
+   * Open a new blob on disk for streaming writes. Strings (result lines) are encoded straight into
+   * one {@link IO_CHUNK_BYTES} buffer, written when full; a large Buffer (an upload's piece) goes to
+   * the stream as it is (the stream gathers what waits into one `writev`), so no byte is copied
+   * just to gather it, and small Buffers join the strings' buffer.
+   */
   openBlob(): BlobWriter {
     const path = join(this.dir, `${randomHex(24)}.bin`);
     const ws: WriteStream = createWriteStream(path, { highWaterMark: IO_CHUNK_BYTES });
     let bytes = 0;
     let failed: Error | undefined;
-    let pending: Array<Buffer | string> = [];
-    let pendingBytes = 0;
+    let cur: Buffer | null = null; // gathers strings and small Buffers
+    let used = 0;
     ws.on('error', (err) => {
       failed = err;
     });
-    const flush = async () => {
-      if (pending.length === 0) return;
-      const parts = pending;
-      pending = [];
-      pendingBytes = 0;
-      const buf = parts.every((p) => typeof p === 'string')
-        ? Buffer.from(parts.join(''))
-        : Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)));
-      if (!ws.write(buf)) await once(ws, 'drain');
+    const put = async (data: Buffer): Promise<void> => {
+      if (!ws.write(data)) await once(ws, 'drain');
+    };
+    const flush = async (): Promise<void> => {
+      if (!cur || used === 0) return;
+      const data = cur.subarray(0, used);
+      cur = null; // the stream owns these bytes until written
+      used = 0;
+      await put(data);
+    };
+    /** Whether `cur` has room for `n` more bytes. */
+    const fits = (n: number): boolean => cur !== null && used + n <= cur.length;
+    /** Make room for `n` more bytes in `cur`, writing it out if full. */
+    const makeRoom = async (n: number): Promise<void> => {
+      if (!fits(n)) await flush();
+      cur ??= Buffer.allocUnsafe(IO_CHUNK_BYTES);
+    };
+    const writeString = async (text: string, newline: boolean): Promise<void> => {
+      const most = text.length * 3 + 1; // a UTF-16 unit takes at most 3 bytes in UTF-8
+      if (most <= SMALL_STRING_BYTES) {
+        if (!fits(most)) await makeRoom(most);
+        const n = text.length === 0 ? 0 : cur!.write(text, used);
+        used += n;
+        if (newline) cur![used++] = LF;
+        bytes += n + (newline ? 1 : 0);
+        return;
+      }
+      await flush();
+      const data = Buffer.from(newline ? `${text}\n` : text);
+      bytes += data.length;
+      await put(data);
     };
     return {
       path,
@@ -113,11 +149,20 @@ export class FileStore {
       },
       async write(chunk) {
         if (failed) throw failed;
-        const n = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-        bytes += n;
-        pending.push(chunk);
-        pendingBytes += n;
-        if (pendingBytes >= IO_CHUNK_BYTES) await flush();
+        if (typeof chunk === 'string') return writeString(chunk, false);
+        if (chunk.length === 0) return;
+        bytes += chunk.length;
+        if (chunk.length <= SMALL_BUFFER_BYTES) {
+          if (!fits(chunk.length)) await makeRoom(chunk.length);
+          used += chunk.copy(cur!, used);
+          return;
+        }
+        await flush();
+        await put(chunk);
+      },
+      async writeLine(line) {
+        if (failed) throw failed;
+        return writeString(line, true);
       },
       async finish() {
         if (failed) throw failed;
@@ -127,7 +172,8 @@ export class FileStore {
         return bytes;
       },
       async abort() {
-        pending = [];
+        cur = null;
+        used = 0;
         ws.destroy();
         await finished(ws).catch(() => undefined); // an open still under way would create the file after the unlink
         await unlink(path).catch(() => undefined);

@@ -77,6 +77,11 @@ export interface ExecContext {
   cache?: { store: PromptCache; organization: string; atMs: number } | null;
   /** Content computed once per response format, not per request (the `instant` profile). */
   instant?: boolean;
+  /**
+   * The request's input tokens, when {@link planRequest} already ran on this body and found no
+   * failure (it is not run again). Required for a body from {@link instantBody}.
+   */
+  promptTokens?: number;
 }
 
 /** The 29 base62 characters of a chat or completions id. */
@@ -288,6 +293,28 @@ export function planRequest(
   return { tokens, failure: precheck(endpoint, body, tokens, counter) };
 }
 
+/** The body field holding an endpoint's prompt, which instant execution reads only through its tokens. */
+const PROMPT_FIELDS: Record<string, string> = {
+  '/v1/chat/completions': 'messages',
+  '/v1/responses': 'input',
+  '/v1/completions': 'prompt',
+};
+
+/**
+ * What instant execution (without prompt caching) needs of a request whose {@link planRequest}
+ * found no failure and whose fault is not `http400`: the body without its prompt, which only
+ * counts through the planned input tokens (content is not drawn from it). Null when it needs the
+ * whole body (embeddings and moderations answer from their input). Run it with `instant` and the
+ * planned `promptTokens`; the answer is the same as for the whole body.
+ */
+export function instantBody(endpoint: string, body: Record<string, unknown>): Record<string, unknown> | null {
+  const field = PROMPT_FIELDS[endpoint];
+  if (field === undefined || !(field in body)) return null;
+  const slim: Record<string, unknown> = {};
+  for (const key in body) if (key !== field) slim[key] = body[key];
+  return slim;
+}
+
 /** Execute a request. `fault` must be one of {@link applicableFaults} or `none`. */
 export function executeRequest(
   endpoint: string,
@@ -295,7 +322,8 @@ export function executeRequest(
   fault: LineFault,
   ctx: ExecContext,
 ): ExecResult {
-  const { tokens: promptTokens, failure: natural } = planRequest(endpoint, body, ctx.counter);
+  const { tokens: promptTokens, failure: natural } =
+    ctx.promptTokens !== undefined ? { tokens: ctx.promptTokens, failure: null } : planRequest(endpoint, body, ctx.counter);
   const failure =
     natural ??
     (fault === 'http400'

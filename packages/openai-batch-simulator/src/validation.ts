@@ -11,7 +11,7 @@
  */
 import { readBytes } from './file-store.ts';
 import { fileLines } from './file-lines.ts';
-import { embeddingInputCount, LINE_FAULTS, planRequest, type LineFault } from './line-executor.ts';
+import { embeddingInputCount, instantBody, LINE_FAULTS, planRequest, type LineFault } from './line-executor.ts';
 import type { Scenario } from './scenarios.ts';
 import type { TokenCounter } from './token-counter.ts';
 
@@ -37,6 +37,20 @@ export interface ValidInput {
   faults: Uint8Array;
   /** failedBefore[i] = requests among the first i that end as HTTP errors. */
   failedBefore: Uint32Array;
+  /**
+   * The requests as validation parsed them (with `keepLines`), so that running them does not read
+   * and parse the file again; whoever runs them drops this once done.
+   */
+  lines?: KeptLines;
+}
+
+/** The parsed requests of a valid file, in file order (blank lines skipped). */
+export interface KeptLines {
+  customIds: string[];
+  /** The whole body, or (with `instantBodies`) what instant execution needs of it: see `instantBody`. */
+  bodies: Array<Record<string, unknown>>;
+  /** The planned input tokens of a body kept by `instantBody` (run it with them); -1 for a whole body. */
+  promptTokens: number[];
 }
 
 /** A file that makes the batch fail. */
@@ -61,6 +75,13 @@ export interface ValidateOptions {
   counter: TokenCounter;
   /** Draw the fault of a request (called once per request of a valid-so-far file). */
   decideFault(customId: string, body: Record<string, unknown>): LineFault;
+  /** Return the parsed requests of a valid file as `lines` (nothing reads or changes the bodies meanwhile). */
+  keepLines?: boolean;
+  /**
+   * Keep only what instant execution without prompt caching needs of each body (its prompt only
+   * counts through its tokens), so that a large file's prompts are not held until it runs.
+   */
+  instantBodies?: boolean;
 }
 
 function err(code: string, message: string, param: string | null, line: number | null): BatchError {
@@ -111,6 +132,7 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
   let pendingBlank: number[] = [];
   let lineNo = 0;
   let tooMany = false;
+  let kept: KeptLines | null = opts.keepLines ? { customIds: [], bodies: [], promptTokens: [] } : null;
 
   const rl = fileLines(readBytes(opts.path));
   try {
@@ -199,7 +221,10 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
         continue;
       }
       if (endpoint === '/v1/embeddings') embeddingInputs += embeddingInputCount(b);
-      if (errors.length > 0) continue;
+      if (errors.length > 0) {
+        kept = null; // the file fails: nothing will run
+        continue;
+      }
 
       const plan = planRequest(endpoint, b, opts.counter);
       const fault = opts.decideFault(customId, b);
@@ -208,6 +233,12 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
       perRequest.push(plan.tokens);
       faults.push(LINE_FAULTS.indexOf(fault));
       failed.push(natural || fault === 'http400' || fault === 'http500' ? 1 : 0);
+      if (kept) {
+        const slim = opts.instantBodies && !natural && fault !== 'http400' ? instantBody(endpoint, b) : null;
+        kept.customIds.push(customId);
+        kept.bodies.push(slim ?? b);
+        kept.promptTokens.push(slim ? plan.tokens : -1);
+      }
     }
   } finally {
     await rl.return(undefined);
@@ -261,5 +292,6 @@ export async function validateInputFile(opts: ValidateOptions): Promise<ValidInp
     tokensBefore,
     faults: Uint8Array.from(faults),
     failedBefore,
+    ...(kept ? { lines: kept } : {}),
   };
 }

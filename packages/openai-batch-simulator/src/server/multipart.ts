@@ -55,7 +55,7 @@ export async function readMultipart(
 
   // Prepend CRLF so the first boundary looks like every other one.
   let buf: Buffer = Buffer.from('\r\n');
-  let state: 'preamble' | 'headers' | 'body' | 'done' = 'preamble';
+  let state = 'preamble' as 'preamble' | 'headers' | 'body' | 'done';
   let part: { name: string; filename: string | null; chunks: Buffer[]; size: number } | null = null;
 
   const emit = async (data: Buffer): Promise<void> => {
@@ -81,7 +81,22 @@ export async function readMultipart(
 
   try {
     for await (const chunk of req as AsyncIterable<Buffer>) {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      if (buf.length === 0) buf = chunk;
+      else if ((state === 'body' || state === 'preamble') && buf.length <= delimiter.length + 1 && chunk.length > delimiter.length) {
+        // The carried tail is only kept in case a delimiter starts in it. Such a delimiter ends
+        // within the chunk's first bytes, so look there alone: if none starts in the tail, the tail
+        // is plain data and the chunk is scanned as it is, instead of copied behind the tail.
+        const joint = Buffer.concat([buf, chunk.subarray(0, delimiter.length)]);
+        const found = joint.indexOf(delimiter);
+        if (found !== -1 && found < buf.length) {
+          buf = Buffer.concat([buf, chunk]);
+        } else {
+          if (state === 'body') await emit(buf);
+          buf = chunk;
+        }
+      } else {
+        buf = Buffer.concat([buf, chunk]);
+      }
       for (;;) {
         if (state === 'done') break;
         if (state === 'preamble' || state === 'body') {
