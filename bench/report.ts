@@ -14,6 +14,12 @@ export interface RatioSummary {
   max: number;
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number((sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2).toFixed(2));
+}
+
 export function ratios(runs: RunResult[], against: 'reference' | 'floor'): RatioSummary | null {
   const out: number[] = [];
   for (const f of runs.filter((r) => r.kind === 'fleet')) {
@@ -21,10 +27,55 @@ export function ratios(runs: RunResult[], against: 'reference' | 'floor'): Ratio
     if (ref) out.push(Number((f.itemsPerSecond / ref.itemsPerSecond).toFixed(2)));
   }
   if (out.length === 0) return null;
-  const sorted = [...out].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median = sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { against, ratios: out, median: Number(median.toFixed(2)), min: sorted[0]!, max: sorted.at(-1)! };
+  return { against, ratios: out, median: median(out), min: Math.min(...out), max: Math.max(...out) };
+}
+
+/**
+ * Fleet + PostgreSQL CPU per 10,000 items against the floor's, round by round. The absolute figure
+ * moves with the machine (a slower CPU raises both); the share of the floor's is what compares
+ * across machines and windows. The floor's process CPU includes its set-up (loading the tokenizer,
+ * generating the items and the provider's output file), which the fleet's figure has no part of.
+ * Its timed phases run on one thread, so their CPU is at most their wall time: that bound, plus its
+ * PostgreSQL backends, is the floor's figure here. The bound counts the floor's waits on
+ * PostgreSQL too, so the share can err low by up to the floor's PostgreSQL share (about a tenth).
+ */
+export interface CpuSummary {
+  fleet: number[];
+  floor: number[];
+  /** fleet ÷ floor, per round with both. */
+  shareOfFloor: number[];
+  medianFleet: number;
+  medianFloor: number | null;
+  medianShareOfFloor: number | null;
+}
+
+export function cpuSummary(runs: RunResult[]): CpuSummary | null {
+  const fleets = runs.filter((r) => r.kind === 'fleet');
+  if (fleets.length === 0) return null;
+  const floors = runs.filter((r) => r.kind === 'floor');
+  const fleetCpu = (r: RunResult) => r.cpuPer10k.processPlusPostgres;
+  const floorCpu = (r: RunResult) => Math.min(r.cpuPer10k.process, 10_000 / r.itemsPerSecond) + r.cpuPer10k.postgres;
+  const share: number[] = [];
+  for (const f of fleets) {
+    const fl = floors.find((r) => r.run === f.run);
+    if (fl) share.push(Number((fleetCpu(f) / floorCpu(fl)).toFixed(2)));
+  }
+  const round = (x: number) => Number(x.toFixed(2));
+  return {
+    fleet: fleets.map((r) => round(fleetCpu(r))),
+    floor: floors.map((r) => round(floorCpu(r))),
+    shareOfFloor: share,
+    medianFleet: median(fleets.map(fleetCpu)),
+    medianFloor: floors.length ? median(floors.map(floorCpu)) : null,
+    medianShareOfFloor: share.length ? median(share) : null,
+  };
+}
+
+export function cpuLine(s: CpuSummary | null): string {
+  if (!s) return '';
+  const floor = s.medianFloor === null ? '' : `; the floor's timed phases: median ${s.medianFloor} (runs ${s.floor.join(', ')})`;
+  const share = s.medianShareOfFloor === null ? '' : `; fleet / floor CPU: median ${s.medianShareOfFloor} (runs ${s.shareOfFloor.join(', ')})`;
+  return `fleet + PostgreSQL CPU-s per 10k items: median ${s.medianFleet} (runs ${s.fleet.join(', ')})${floor}${share}`;
 }
 
 export function runTable(runs: RunResult[]): string {

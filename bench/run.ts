@@ -29,7 +29,7 @@ import { fleetRun, referenceRun, type BenchEnv, type RunResult } from './e2e.ts'
 import { clearProbeRoot, prepareFleetRuntime } from './fleet.ts';
 import { REPO, useChildNode, VAR } from './lib/children.ts';
 import { benchWebhook, dropDatabase, installReference, startFakeOpenAI, startRedis, startSimulatorProcess } from './lib/services.ts';
-import { ratioLines, ratios, rssLines, runTable, stageTable, timelineLines } from './report.ts';
+import { cpuLine, cpuSummary, ratioLines, ratios, rssLines, runTable, stageTable, timelineLines } from './report.ts';
 import { pipelineStages, tokenStages, type StageResult } from './stages.ts';
 
 const { values } = parseArgs({
@@ -162,6 +162,7 @@ try {
     }
     say(runTable(e2e));
     say(ratioLines([ratios(e2e, 'reference'), ratios(e2e, 'floor')]));
+    say(cpuLine(cpuSummary(e2e)));
     say(rssLines(e2e));
     say(timelineLines(e2e));
     failed ||= e2e.some((r) => !r.ok);
@@ -198,7 +199,7 @@ const report = {
   options: { items, procs, runs, fileLines, chunk, scenario: values.scenario, env: fleetEnvExtra, profile: values.profile, webhooks: !values['no-webhooks'], runtime: values.source ? 'source' : 'dist', smoke },
   machine: { ...info, redisPrivate: redis.private },
   stages,
-  e2e: { runs: e2e, ratioToReference: ratios(e2e, 'reference'), ratioToFloor: ratios(e2e, 'floor') },
+  e2e: { runs: e2e, ratioToReference: ratios(e2e, 'reference'), ratioToFloor: ratios(e2e, 'floor'), cpu: cpuSummary(e2e) },
   file: file ?? null,
   profiles: profileDir ?? null,
 };
