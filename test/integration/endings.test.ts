@@ -205,8 +205,10 @@ const answerOnly = defineTask({ ...classifyTicket, name: 'classify-answer-only',
 
 describe('idempotent processing', () => {
   const paths = [
-    { task: 'classify-ticket', why: 'hooks read inputs: every pending item is read first', hooks: true },
-    { task: 'classify-answer-only', why: 'lines judged alone: only the non-successes read their items', hooks: false },
+    { task: 'classify-ticket', why: 'hooks read inputs: every pending item is read first', hooks: true, items: 50 },
+    { task: 'classify-answer-only', why: 'lines judged alone: only the non-successes read their items', hooks: false, items: 50 },
+    // Chunks of 1,000 lines: the output and error files make three or more, recorded two at a time.
+    { task: 'classify-answer-only', why: 'chunks recorded two at a time', hooks: false, items: 2_500 },
   ] as const;
   for (const path of paths) {
     it(`processing the same output and error files again, or twice at once, changes nothing (${path.why})`, async () => {
@@ -216,7 +218,7 @@ describe('idempotent processing', () => {
         env: { PROVIDER_FILE_RETENTION: 'keep' },
         roles: ['intake', 'build', 'submit', 'poll'],
       });
-      await enqueueTickets(harness, 50, path.task);
+      await enqueueTickets(harness, path.items, path.task);
       const [batch] = await waitFor('a terminal batch', async () => {
         const rows = await query<{ id: string }>(harness.ctx.db, `select id from batches where status = 'completed'`);
         return rows.length ? rows : null;
@@ -237,9 +239,9 @@ describe('idempotent processing', () => {
       expect([a.kind, b.kind].sort()).toEqual(expect.arrayContaining(['processed']));
       const processed = [a, b].filter((o) => o.kind === 'processed');
       const first = await snapshot();
-      expect(first.attempts).toBe(50);
+      expect(first.attempts).toBe(path.items);
       expect(first.item_cost).toBeCloseTo(first.attempt_cost, 10);
-      expect(first.succeeded + first.queued).toBe(50);
+      expect(first.succeeded + first.queued).toBe(path.items);
       expect(first.succeeded).toBeGreaterThan(0);
       expect(first.queued).toBeGreaterThan(0);
       expect(first.hooks).toBe(path.hooks ? first.succeeded : 0);
@@ -249,7 +251,7 @@ describe('idempotent processing', () => {
       expect(first.raised).toBe(truncated!.n);
       // The counts are what moved, whichever worker moved it.
       const moved = processed.reduce((t, o) => t + (o.kind === 'processed' ? o.succeeded + o.retried + o.requeued + o.failed : 0), 0);
-      expect(moved).toBe(50);
+      expect(moved).toBe(path.items);
       expect(processed.reduce((t, o) => t + (o.kind === 'processed' ? o.succeeded : 0), 0)).toBe(first.succeeded);
 
       // Replay: the batch row is set back as if its process job had never finished.
