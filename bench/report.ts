@@ -14,17 +14,19 @@ export interface RatioSummary {
   max: number;
 }
 
+const round2 = (x: number): number => Number(x.toFixed(2));
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length / 2;
-  return Number((sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2).toFixed(2));
+  return round2(sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2);
 }
 
 export function ratios(runs: RunResult[], against: 'reference' | 'floor'): RatioSummary | null {
   const out: number[] = [];
   for (const f of runs.filter((r) => r.kind === 'fleet')) {
     const ref = runs.find((r) => r.kind === against && r.run === f.run);
-    if (ref) out.push(Number((f.itemsPerSecond / ref.itemsPerSecond).toFixed(2)));
+    if (ref) out.push(round2(f.itemsPerSecond / ref.itemsPerSecond));
   }
   if (out.length === 0) return null;
   return { against, ratios: out, median: median(out), min: Math.min(...out), max: Math.max(...out) };
@@ -58,12 +60,11 @@ export function cpuSummary(runs: RunResult[]): CpuSummary | null {
   const share: number[] = [];
   for (const f of fleets) {
     const fl = floors.find((r) => r.run === f.run);
-    if (fl) share.push(Number((fleetCpu(f) / floorCpu(fl)).toFixed(2)));
+    if (fl) share.push(round2(fleetCpu(f) / floorCpu(fl)));
   }
-  const round = (x: number) => Number(x.toFixed(2));
   return {
-    fleet: fleets.map((r) => round(fleetCpu(r))),
-    floor: floors.map((r) => round(floorCpu(r))),
+    fleet: fleets.map((r) => round2(fleetCpu(r))),
+    floor: floors.map((r) => round2(floorCpu(r))),
     shareOfFloor: share,
     medianFleet: median(fleets.map(fleetCpu)),
     medianFloor: floors.length ? median(floors.map(floorCpu)) : null,
@@ -71,8 +72,7 @@ export function cpuSummary(runs: RunResult[]): CpuSummary | null {
   };
 }
 
-export function cpuLine(s: CpuSummary | null): string {
-  if (!s) return '';
+export function cpuLine(s: CpuSummary): string {
   const floor = s.medianFloor === null ? '' : `; the floor's timed phases: median ${s.medianFloor} (runs ${s.floor.join(', ')})`;
   const share = s.medianShareOfFloor === null ? '' : `; fleet / floor CPU: median ${s.medianShareOfFloor} (runs ${s.shareOfFloor.join(', ')})`;
   return `fleet + PostgreSQL CPU-s per 10k items: median ${s.medianFleet} (runs ${s.fleet.join(', ')})${floor}${share}`;

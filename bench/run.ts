@@ -162,7 +162,8 @@ try {
     }
     say(runTable(e2e));
     say(ratioLines([ratios(e2e, 'reference'), ratios(e2e, 'floor')]));
-    say(cpuLine(cpuSummary(e2e)));
+    const cpu = cpuSummary(e2e);
+    if (cpu) say(cpuLine(cpu));
     say(rssLines(e2e));
     say(timelineLines(e2e));
     failed ||= e2e.some((r) => !r.ok);

@@ -63,10 +63,10 @@ export class LocalFileStore {
     };
     try {
       for await (const line of lines) {
-        // A UTF-16 code unit takes at most 3 bytes of UTF-8; the newline one more.
-        if (line.length * 3 + 1 > WRITE_BYTES - used) {
+        const most = line.length * 3 + 1; // a UTF-16 code unit takes at most 3 bytes of UTF-8; the newline one more
+        if (most > WRITE_BYTES - used) {
           if (used > 0) await flush();
-          if (line.length * 3 + 1 > WRITE_BYTES) chunk = Buffer.allocUnsafe(line.length * 3 + 1); // a line larger than a chunk
+          if (most > WRITE_BYTES) chunk = Buffer.allocUnsafe(most); // a line larger than a chunk
         }
         used += chunk.write(line, used);
         chunk[used++] = 0x0a;

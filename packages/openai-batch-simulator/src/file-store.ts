@@ -131,7 +131,7 @@ export class FileStore {
       const most = text.length * 3 + 1; // a UTF-16 unit takes at most 3 bytes in UTF-8
       if (most <= SMALL_STRING_BYTES) {
         if (!fits(most)) await makeRoom(most);
-        const n = text.length === 0 ? 0 : cur!.write(text, used);
+        const n = cur!.write(text, used);
         used += n;
         if (newline) cur![used++] = LF;
         bytes += n + (newline ? 1 : 0);
