@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readAhead } from '../../src/pipeline/process/read-files.ts';
+import { parseLines, readAhead } from '../../src/pipeline/process/read-files.ts';
 import { LineTooLongError, splitLines } from '../../src/provider/line-splitter.ts';
 import { LocalFileStore } from '../../src/storage/file-store.ts';
 
@@ -122,6 +122,35 @@ describe('readAhead', () => {
       })(),
     ).rejects.toThrow('source broke at 4');
     expect(got).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('parseLines', () => {
+  const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+  const line = (n: number, answer: string, idText = id(n)) => JSON.stringify({ custom_id: idText, response: { status_code: 200, body: { answer } } });
+  const answers = (byId: Map<string, Record<string, unknown>>) =>
+    Object.fromEntries([...byId].map(([k, v]) => [k, (v.response as { body: { answer: string } }).body.answer]));
+
+  it('keeps the first line of an id, in its chunk and across the chunks of a file, and counts the rest', () => {
+    const seen = new Set<string>();
+    const first = parseLines([line(1, 'a'), line(2, 'b'), line(1, 'again'), 'not json', JSON.stringify({ custom_id: 'x' })], seen);
+    expect(answers(first.byId)).toEqual({ [id(1)]: 'a', [id(2)]: 'b' });
+    expect(first).toMatchObject({ unreadable: 2, duplicates: 1 });
+    // The same item in upper case is the same id; a new id still comes through.
+    const second = parseLines([line(2, 'later', id(2).toUpperCase()), line(3, 'c')], seen);
+    expect(answers(second.byId)).toEqual({ [id(3)]: 'c' });
+    expect(second).toMatchObject({ unreadable: 0, duplicates: 1 });
+  });
+
+  it('remembers at most maxSeen ids, and leaves a repeat past them to the store', () => {
+    const seen = new Set<string>();
+    const first = parseLines([line(1, 'a'), line(2, 'b'), line(3, 'c'), line(3, 'c again')], seen, 2);
+    expect(answers(first.byId)).toEqual({ [id(1)]: 'a', [id(2)]: 'b', [id(3)]: 'c' });
+    expect(first.duplicates).toBe(1);
+    expect([...seen]).toEqual([id(1), id(2)]);
+    const second = parseLines([line(1, 'x'), line(3, 'y')], seen, 2);
+    expect(answers(second.byId)).toEqual({ [id(3)]: 'y' });
+    expect(second.duplicates).toBe(1);
   });
 });
 

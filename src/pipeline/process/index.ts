@@ -103,14 +103,16 @@ export async function processBatch(ctx: PipelineContext, batchId: string): Promi
     // event loop work at the same time, and memory holds a bounded number of chunks. Hooks run in
     // the recording's transaction: with hooks, one chunk is recorded at a time, so a task's hooks
     // never run concurrently with each other.
+    const seen = new Set<string>(); // the custom_ids read so far (at most the batch's request count)
     const parsed = async function* () {
-      for await (const chunk of fileChunks(ctx.provider, [batch.outputFileId, batch.errorFileId], CHUNK)) yield { lines: chunk.length, ...parseLines(chunk) };
+      for await (const chunk of fileChunks(ctx.provider, [batch.outputFileId, batch.errorFileId], CHUNK)) yield { lines: chunk.length, ...parseLines(chunk, seen, batch.requestCount) };
     };
     const inFlight = hooks ? 1 : RECORDING_IN_FLIGHT;
     const recordings: Array<Promise<void>> = [];
     try {
-      for await (const { lines, byId, unreadable } of readAhead(parsed())) {
+      for await (const { lines, byId, unreadable, duplicates } of readAhead(parsed())) {
         if (unreadable > 0) ctx.log.warn({ batchId, unreadable }, 'result lines without a readable custom_id skipped; their items count as not executed');
+        if (duplicates > 0) ctx.log.warn({ batchId, duplicates }, 'result lines repeating an earlier custom_id skipped; the first line of each item counts');
         tally.lines += lines;
         if (byId.size === 0) continue;
         const { decisions, pending } = await decideChunk(ctx, batch, task, limits, byId, judgeWithInput);

@@ -28,20 +28,47 @@ export async function* fileChunks(provider: BatchProvider, fileIds: ReadonlyArra
 /** Our custom_ids are item ids in canonical UUID form; anything else (even 36 hex digits and dashes elsewhere) is unreadable. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Parses raw result lines into a map by custom_id; lines that are not JSON or carry no id are counted, not fatal. */
-export function parseLines(lines: readonly string[]): { byId: Map<string, Record<string, unknown>>; unreadable: number } {
+/**
+ * Parses raw result lines into a map by custom_id; lines that are not JSON or carry no id are
+ * counted, not fatal. The first line of an id wins: a later line of an id in `seen` (the ids of the
+ * file's earlier chunks, which this call extends) is counted as a duplicate and skipped, so no two
+ * chunks of a batch name the same item, and the answer kept does not depend on chunk timing.
+ * `seen` grows to at most `maxSeen` ids (a batch's request count): past it, a repeat is left to the
+ * store's gate, and a file of endless made-up ids cannot grow it without bound.
+ */
+export function parseLines(
+  lines: readonly string[],
+  seen: Set<string> = new Set(),
+  maxSeen = Infinity,
+): { byId: Map<string, Record<string, unknown>>; unreadable: number; duplicates: number } {
   const byId = new Map<string, Record<string, unknown>>();
   let unreadable = 0;
+  let duplicates = 0;
   for (const raw of lines) {
+    let line: Record<string, unknown>;
     try {
-      const line = JSON.parse(raw) as Record<string, unknown>;
-      if (typeof line.custom_id === 'string' && UUID.test(line.custom_id)) byId.set(line.custom_id.toLowerCase(), line);
-      else unreadable++;
+      line = JSON.parse(raw) as Record<string, unknown>;
     } catch {
       unreadable++;
+      continue;
     }
+    if (typeof line.custom_id !== 'string' || !UUID.test(line.custom_id)) {
+      unreadable++;
+      continue;
+    }
+    const id = line.custom_id.toLowerCase();
+    if (seen.has(id)) {
+      duplicates++;
+      continue;
+    }
+    if (seen.size < maxSeen) seen.add(id);
+    if (byId.has(id)) {
+      duplicates++;
+      continue;
+    }
+    byId.set(id, line);
   }
-  return { byId, unreadable };
+  return { byId, unreadable, duplicates };
 }
 
 /**
