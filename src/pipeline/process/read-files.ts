@@ -57,15 +57,11 @@ export function parseLines(
       continue;
     }
     const id = line.custom_id.toLowerCase();
-    if (seen.has(id)) {
+    if (seen.has(id) || byId.has(id)) {
       duplicates++;
       continue;
     }
     if (seen.size < maxSeen) seen.add(id);
-    if (byId.has(id)) {
-      duplicates++;
-      continue;
-    }
     byId.set(id, line);
   }
   return { byId, unreadable, duplicates };
