@@ -105,7 +105,7 @@ export function recordStatement(batchId: string, status: Decision['status'], gro
       batch_id: status === 'queued' ? null : raw('t.batch_id'),
       available_at: sql`${at}::timestamptz + (d.delay_ms || ' milliseconds')::interval`,
       max_output_tokens: raw('coalesce(d.max_output_tokens, t.max_output_tokens)'),
-      output: raw('coalesce(d.output, t.output)'),
+      output: raw('coalesce(d.output::jsonb, t.output)'),
       error_code: raw('d.error_code'),
       error_message: raw('d.error_message'),
       input_tokens: raw('t.input_tokens + d.input_tokens'),
@@ -119,9 +119,11 @@ export function recordStatement(batchId: string, status: Decision['status'], gro
     byKey: true,
     returning: sql`${recordedColumns(batchId, at, status === 'failed')}, ${ATTEMPT_COLUMNS}`,
   });
+  // `output` is read as json and cast once where it is written: a jsonb field of json_to_recordset
+  // cost about 10 µs a row, half of this statement's time (0.39 → 0.26 PostgreSQL CPU-s per 10,000).
   return sql`with d as (
       select * from json_to_recordset(${rowsParam(group)}::json) as d(item_id uuid, outcome text, status text, error_code text, error_message text,
-        output jsonb, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
+        output json, attempts_inc int, requeues_inc int, delay_ms bigint, max_output_tokens int,
         input_tokens int, cached_tokens int, output_tokens int, cost_usd numeric, sync_cost_usd numeric)
     ), moved as (${move}), ins as (
       insert into attempts (item_id, batch_id, outcome, error_code, error_message, input_tokens, cached_tokens, output_tokens, cost_usd, sync_cost_usd, created_at)
