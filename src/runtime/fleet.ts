@@ -39,7 +39,7 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
       stalledInterval: ctx.config.timings.stalledIntervalMs,
       maxStalledCount: 5,
       ...(role === 'poll' ? { limiter: { max: Math.max(1, ctx.config.poll.ratePerSecond), duration: 1_000 } } : {}),
-    });
+    }, { fetchNextOnFinish: role !== 'intake' }); // intake jobs carry up to megabytes of items (see SafeWorkerOptions)
     worker.on('error', (err) => ctx.log.warn({ role, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) => {
       if (err instanceof UnrecoverableError || err.name === 'UnrecoverableError') {
