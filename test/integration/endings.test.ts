@@ -112,6 +112,20 @@ describe('per-line faults: each item is judged by its own line', () => {
   });
 });
 
+describe('a repeated result line', () => {
+  it('each success comes again later in its file as a server_error: the first line of an item counts, so every item succeeds at its first attempt', async () => {
+    const harness = await start({ scenario: { name: 'repeated-lines', outputFaults: { repeatedLine: 1 } } });
+    await enqueueTickets(harness, 30);
+    await allFinal(harness, 30);
+    const rows = await facts(harness);
+    expectConsistent(rows, 8, 10);
+    expect(rows).toHaveLength(30);
+    for (const r of rows) expect(r, JSON.stringify(r)).toMatchObject({ status: 'succeeded', attempts: 1, ran: 1, codes: [] });
+    // The simulator did repeat every success (30 items, each a success once): the test saw the fault.
+    expect(Object.values(harness.sim.stats().clients).reduce((n, c) => n + (c.faults.repeated_line ?? 0), 0)).toBe(30);
+  });
+});
+
 describe('batch endings', () => {
   it('completed with every line failed (output_file_id null): nothing is lost, items retry then fail with their reason', async () => {
     const harness = await start({ scenario: ONLY('http500') });

@@ -24,7 +24,7 @@
  *   until it ends (any terminal status), checked when validation ends, like the real queue limit.
  */
 import type { SimClock } from './clock.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, SERVER_ERROR_MESSAGE } from './errors.ts';
 import { FileStore, DEFAULT_BATCH_FILE_TTL_SECONDS, type FileRecord, type BlobWriter } from './file-store.ts';
 import { fileLines } from './file-lines.ts';
 import { decideBatchFaults, decideLineFault, type BatchFaults } from './faults.ts';
@@ -32,7 +32,7 @@ import { newBatchId } from './ids.ts';
 import { executeRequest, LINE_FAULTS } from './line-executor.ts';
 import { resolveSnapshot } from './models.ts';
 import type { PromptCache } from './prompt-cache.ts';
-import { wideDigestOf } from './random.ts';
+import { roll, wideDigestOf } from './random.ts';
 import type { Scenario } from './scenarios.ts';
 import type { StatsTracker } from './stats.ts';
 import type { TokenCounter } from './token-counter.ts';
@@ -636,6 +636,8 @@ export class BatchEngine {
     const unrunMessage = status === 'cancelled' ? this.scenario.cancel.unrunMessage : BATCH_EXPIRED_MESSAGE;
     const usageKnobs = this.scenario.usage;
     const instant = this.scenario.execution === 'instant';
+    const repeatRate = this.scenario.outputFaults.repeatedLine;
+    const repeats: string[] = [];
     let i = 0;
     const run = async (customId: string, body: Record<string, unknown>, promptTokens?: number): Promise<void> => {
       const idKey = `${rec.clientId}|${customId}|${rec.occurrences[i] ?? 0}`;
@@ -670,6 +672,10 @@ export class BatchEngine {
           }
           this.deps.stats.customIdSucceeded(rec.clientId, customId);
           await out.push(keys.order, outLine);
+          if (repeatRate > 0 && roll(seed, 'repeated-line', idKey) < repeatRate) {
+            this.deps.stats.fault(rec.clientId, 'repeated_line');
+            repeats.push(repeatedLine(keys, customId));
+          }
         } else {
           counts.failed++;
           await errs.push(keys.order, outLine);
@@ -704,6 +710,7 @@ export class BatchEngine {
         await rl.return(undefined);
       }
     }
+    for (const line of repeats) await out.append(line);
     const createdAt = this.deps.clock.wallSeconds();
     const ttl = rec.outputExpiresAfterSeconds ?? DEFAULT_BATCH_FILE_TTL_SECONDS;
     const register = async (sink: ShuffledSink, kind: 'output' | 'error'): Promise<string | null> => {
@@ -801,6 +808,12 @@ function lineKeys(seed: number, idKey: string): { lineId: string; requestId: str
   return { lineId: `batch_req_${d.toString('hex', 0, 16)}`, requestId: d.toString('hex', 16, 32), order: d.readUIntBE(32, 6) / 2 ** 48, idBytes: d.subarray(38) };
 }
 
+/** The `repeatedLine` fault's second line for a request: the same ids, a `server_error` answer. */
+function repeatedLine(keys: { lineId: string; requestId: string }, customId: string): string {
+  const body = { error: { message: SERVER_ERROR_MESSAGE, type: 'server_error', param: null, code: null } };
+  return JSON.stringify({ id: keys.lineId, custom_id: customId, response: { status_code: 500, request_id: keys.requestId, body }, error: null });
+}
+
 /**
  * Writes result lines with a little deterministic reordering (blocks of 16 shuffled by a key
  * drawn from each line's ids): the real output order "may not match" the input order (reference §1.7).
@@ -815,6 +828,13 @@ class ShuffledSink {
     this.buffer.push({ key: order, line });
     this.lines++;
     if (this.buffer.length >= 16) await this.flush();
+  }
+
+  /** Writes `line` after everything pushed so far, unshuffled. */
+  async append(line: string): Promise<void> {
+    await this.flush();
+    await this.blob.writeLine(line);
+    this.lines++;
   }
 
   private async flush(): Promise<void> {

@@ -94,6 +94,15 @@ const ConsistencySchema = z.strictObject({
   batchNotFoundAfterCreate: WindowFaultSchema.prefault({}),
 });
 
+const OutputFaultsSchema = z.strictObject({
+  /**
+   * NOT SEEN FROM OPENAI (a client's defence, not a documented behaviour): the share of successful
+   * result lines whose `custom_id` appears a second time, as a `server_error` line at the end of the
+   * output file. A client should keep the first line of each `custom_id`.
+   */
+  repeatedLine: rate.default(0),
+});
+
 const BatchFaultsSchema = z.strictObject({
   /** Batches that stay `validating` for `seconds` more. */
   stuckValidating: z.strictObject({ rate: rate.default(0), seconds: seconds.default(3600) }).prefault({}),
@@ -187,6 +196,7 @@ export const ScenarioSchema = z.strictObject({
   lineFaults: LineFaultsSchema.prefault({}),
   httpFaults: HttpFaultsSchema.prefault({}),
   consistency: ConsistencySchema.prefault({}),
+  outputFaults: OutputFaultsSchema.prefault({}),
   batchFaults: BatchFaultsSchema.prefault({}),
   cancel: CancelSchema.prefault({}),
   usage: UsageSchema.prefault({}),

@@ -195,3 +195,34 @@ describe('per-line faults (rate 1.0)', () => {
     expect(by.nomsg).toMatchObject({ param: 'messages', code: 'missing_required_parameter' });
   });
 });
+
+describe('output faults', () => {
+  it('repeatedLine 1.0: every successful line comes again at the end of the output file, as a server_error with the same ids', async () => {
+    const t = await startTestSimulator({ scenario: { outputFaults: { repeatedLine: 1 } } });
+    const { batch, output, errors } = await runBatch(t, chatLines(5));
+    expect(batch.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
+    expect(errors).toEqual([]);
+    expect(output).toHaveLength(10);
+    const first = output.slice(0, 5);
+    const repeated = output.slice(5);
+    for (const l of first) expect(l.response!.status_code).toBe(200);
+    expect(new Set(repeated.map((l) => l.custom_id))).toEqual(new Set(first.map((l) => l.custom_id)));
+    for (const l of repeated) {
+      const original = first.find((f) => f.custom_id === l.custom_id)!;
+      expect(l).toMatchObject({ id: original.id, response: { status_code: 500, request_id: original.response!.request_id, body: { error: { type: 'server_error' } } }, error: null });
+    }
+    expect(t.sim.stats().totals.faults.repeated_line).toBe(5);
+  });
+
+  it('repeatedLine 0.5: about half the successful lines are repeated, each once, after all the first lines', async () => {
+    const t = await startTestSimulator({ scenario: { outputFaults: { repeatedLine: 0.5 } } });
+    const { output } = await runBatch(t, chatLines(40));
+    const repeated = output.slice(40);
+    expect(output.slice(0, 40).every((l) => l.response!.status_code === 200)).toBe(true);
+    expect(repeated.every((l) => l.response!.status_code === 500)).toBe(true);
+    expect(new Set(repeated.map((l) => l.custom_id)).size).toBe(repeated.length);
+    expect(repeated.length).toBeGreaterThan(8);
+    expect(repeated.length).toBeLessThan(32);
+    expect(t.sim.stats().totals.faults.repeated_line).toBe(repeated.length);
+  });
+});
