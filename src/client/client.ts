@@ -1,6 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../store/db.ts';
+import { INTAKE_JOB_OPTIONS } from '../queues/intake-jobs.ts';
 import { QUEUES } from '../queues/names.ts';
 import type { IntakeOutcome } from '../queues/payloads.ts';
 
@@ -20,7 +21,7 @@ export class BatchfleetClient {
 
   /** Enqueues items of one task; returns the intake job id. Idempotent per (task, externalId). */
   async enqueue(task: string, items: Array<{ externalId: string; input: unknown }>, jobId?: string): Promise<string> {
-    const job = await this.intake.add('intake', { task, items }, { ...(jobId ? { jobId } : {}), attempts: 5, backoff: { type: 'exponential', delay: 500 } });
+    const job = await this.intake.add('intake', { task, items }, { ...INTAKE_JOB_OPTIONS, ...(jobId ? { jobId } : {}) });
     return job.id!;
   }
 
@@ -29,7 +30,7 @@ export class BatchfleetClient {
     const events = new QueueEvents(QUEUES.intake, { connection: this.options.connection.duplicate(), prefix: this.options.prefix });
     try {
       await events.waitUntilReady();
-      const job = await this.intake.add('intake', { task, items });
+      const job = await this.intake.add('intake', { task, items }, INTAKE_JOB_OPTIONS);
       return (await job.waitUntilFinished(events, timeoutMs)) as IntakeOutcome;
     } finally {
       await events.close();

@@ -15,6 +15,7 @@ import type { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '../store/db.ts';
 import { idProbe, mayContain, type IdProbe } from '../queues/id-filter.ts';
+import { INTAKE_JOB_OPTIONS } from '../queues/intake-jobs.ts';
 import { droppedResultsKey, holdNoticeKey, QUEUES, resultsQueueName } from '../queues/names.ts';
 import type { HoldNotice } from '../queues/notices.ts';
 import type { AttemptRecord, IntakePayload, ResultMessage, ResultUsage } from '../queues/payloads.ts';
@@ -349,7 +350,7 @@ export class ProducerClient<T extends readonly AnyTask[]> {
     const jobIds: string[] = [];
     for (let i = 0; i < items.length; i += INTAKE_CHUNK) {
       const payload: IntakePayload = { task: task.name, items: items.slice(i, i + INTAKE_CHUNK).map((it) => ({ externalId: it.externalId, input: it.input })) };
-      const job = await intake.add('intake', payload, { attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: { age: 3_600, count: 1_000 }, removeOnFail: { age: 24 * 3_600 } });
+      const job = await intake.add('intake', payload, INTAKE_JOB_OPTIONS);
       jobIds.push(job.id!);
     }
     const externalIds = items.map((it) => it.externalId);

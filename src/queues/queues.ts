@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { INTAKE_JOB_OPTIONS } from './intake-jobs.ts';
 import { QUEUES, type Role, resultsQueueName } from './names.ts';
 
 /** Defaults for pipeline jobs: PostgreSQL holds the state, so finished jobs need not linger in Redis. */
@@ -19,9 +20,9 @@ export class PipelineQueues {
     private readonly connection: Redis,
     readonly prefix: string,
   ) {
-    const make = (name: string) => new Queue(name, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+    const make = (name: string, defaultJobOptions = DEFAULT_JOB_OPTIONS) => new Queue(name, { connection, prefix, defaultJobOptions });
     this.byRole = {
-      intake: make(QUEUES.intake),
+      intake: make(QUEUES.intake, INTAKE_JOB_OPTIONS),
       build: make(QUEUES.build),
       submit: make(QUEUES.submit),
       poll: make(QUEUES.poll),

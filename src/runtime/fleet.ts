@@ -5,6 +5,7 @@ import { SafeWorker } from '../queues/safe-worker.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { reconcile } from '../pipeline/reconcile.ts';
 import { releaseAllLeases } from '../pipeline/lease.ts';
+import { INTAKE_RETENTION } from '../queues/intake-jobs.ts';
 import { QUEUES, type Role } from '../queues/names.ts';
 import { processors } from './processors.ts';
 
@@ -39,6 +40,7 @@ export async function startFleet(ctx: PipelineContext, roles: readonly Role[], o
       stalledInterval: ctx.config.timings.stalledIntervalMs,
       maxStalledCount: 5,
       ...(role === 'poll' ? { limiter: { max: Math.max(1, ctx.config.poll.ratePerSecond), duration: 1_000 } } : {}),
+      ...(role === 'intake' ? INTAKE_RETENTION : {}), // for intake jobs added without it
     }, { fetchNextOnFinish: role !== 'intake' }); // intake jobs carry up to megabytes of items (see SafeWorkerOptions)
     worker.on('error', (err) => ctx.log.warn({ role, err: err.message }, 'worker error'));
     worker.on('failed', (job, err) => {
