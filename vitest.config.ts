@@ -27,7 +27,7 @@ export default defineConfig({
     alias: { 'openai-batch-simulator': fileURLToPath(new URL('./packages/openai-batch-simulator/src/index.ts', import.meta.url)) },
   },
   test: {
-    globalSetup: ['test/support/redis-leaks.ts'],
+    globalSetup: ['test/support/redis-leaks.ts', 'test/support/database-leaks.ts'],
     maxWorkers: 2,
     projects: [
       { extends: true, test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },

@@ -8,6 +8,11 @@ import { createDb, ensureDatabase, type Db } from '../../src/store/db.ts';
 export const TEST_DATABASE_BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
 const MIGRATIONS = join(import.meta.dirname, '..', '..', 'prisma', 'migrations');
 
+/** Test schemas of this run start with this (the run's tag, as Redis prefixes do), so the leak guard finds those a test left. */
+export function runSchemaPrefix(): string {
+  return `t_${process.env.BATCHFLEET_TEST_RUN ?? 'adhoc'}_`;
+}
+
 /** A fresh PostgreSQL schema holding the migrated tables, private to one test file or test. */
 export interface TestDatabase {
   url: string;
@@ -24,7 +29,7 @@ async function migrationSql(): Promise<string[]> {
 /** Creates a schema and applies the project's migrations to it (the same SQL `prisma migrate deploy` runs). */
 export async function createTestDatabase(): Promise<TestDatabase> {
   await ensureDatabase(TEST_DATABASE_BASE);
-  const schema = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const schema = `${runSchemaPrefix()}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const client = new pg.Client({ connectionString: TEST_DATABASE_BASE });
   await client.connect();
   try {
