@@ -30,8 +30,7 @@ function median(values: readonly number[]): number {
 
 export function ratios(runs: RunResult[], against: 'reference' | 'floor'): RatioSummary | null {
   const out: number[] = [];
-  const fleets = runs.filter((r) => r.kind === 'fleet');
-  for (const f of fleets) {
+  for (const f of runs.filter((r) => r.kind === 'fleet')) {
     const ref = runs.find((r) => r.kind === against && r.run === f.run);
     if (ref) out.push(round2(f.itemsPerSecond / ref.itemsPerSecond));
   }

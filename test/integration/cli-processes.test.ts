@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, TEST_DATABASE_BASE, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase, dropSchema, runSchemaPrefix, TEST_DATABASE_BASE, type TestDatabase } from '../support/database.ts';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.ts';
 import { childEnv, REPO_ROOT } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
@@ -119,7 +119,7 @@ describe('connection problems, one line each', () => {
   });
 
   it('a schema without the tables, for the CLI and for a worker: run prisma migrate deploy', async () => {
-    const schema = `t_empty_${randomUUID().slice(0, 8)}`;
+    const schema = `${runSchemaPrefix()}empty_${randomUUID().slice(0, 8)}`;
     const url = withPassword(TEST_DATABASE_BASE, (u) => u.searchParams.set('schema', schema));
     const database = decodeURIComponent(url.pathname.slice(1));
     const expected = (prefix: string) => {
@@ -132,9 +132,13 @@ describe('connection problems, one line each', () => {
     expect(oneLine(r)).toBe(expected('batchfleet'));
 
     // A worker creates the database and the schema if they are missing, but never the tables.
-    const w = await worker('build', { DATABASE_URL: url.toString(), REDIS_URL });
-    expect(w.code).toBe(1);
-    expect(oneLine(w)).toBe(expected('batchfleet'));
+    try {
+      const w = await worker('build', { DATABASE_URL: url.toString(), REDIS_URL });
+      expect(w.code).toBe(1);
+      expect(oneLine(w)).toBe(expected('batchfleet'));
+    } finally {
+      await dropSchema(schema);
+    }
   });
 
   it('PostgreSQL not running: cannot reach it at host:port', async () => {

@@ -47,13 +47,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     db,
     async drop() {
       await db.$disconnect();
-      const c = new pg.Client({ connectionString: TEST_DATABASE_BASE });
-      await c.connect();
-      try {
-        await c.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await c.end();
-      }
+      await dropSchema(schema);
     },
   };
+}
+
+/** Drops a schema of the test database, if it is there (for a test that makes one by other means). */
+export async function dropSchema(schema: string): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_BASE });
+  await c.connect();
+  try {
+    await c.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await c.end();
+  }
 }
