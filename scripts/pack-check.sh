@@ -21,6 +21,11 @@ cleanup() {
   # Each background command leads its own process group (setsid): npx, its shell and node stop together.
   for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # npx may exit before its node child has finished shutting down (a worker's last job can still
+  # add a build job): wait for every process of each group, up to 30 s, before deleting its keys.
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 300); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+  done
   node -e "
     const { Redis } = require('ioredis'); const r = new Redis(process.argv[1]);
     (async () => { let c = '0'; do { const [n, k] = await r.scan(c, 'MATCH', process.argv[2] + ':*', 'COUNT', 1000); c = n; if (k.length) await r.del(...k); } while (c !== '0'); r.disconnect(); })();
