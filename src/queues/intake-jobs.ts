@@ -7,10 +7,10 @@ import type { JobsOptions, KeepJobs } from 'bullmq';
  * its job), not BullMQ's default of every job forever. A failed job keeps its payload for a week,
  * so an operator can retry it.
  */
-export const INTAKE_RETENTION: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs } = {
+export const INTAKE_RETENTION = {
   removeOnComplete: { age: 3_600, count: 100 },
   removeOnFail: { age: 7 * 24 * 3_600 },
-};
+} as const satisfies { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
 
 /**
  * Options of every intake job batchfleet's producers add. The intake worker applies the same

@@ -14,7 +14,7 @@ import { startHarness, type TestHarness } from '../support/fleet.ts';
 import { waitFor } from '../support/wait.ts';
 
 const JOBS = 110;
-const KEPT = (INTAKE_RETENTION.removeOnComplete as { count: number }).count;
+const KEPT = INTAKE_RETENTION.removeOnComplete.count;
 let h: TestHarness;
 let bare: Queue;
 

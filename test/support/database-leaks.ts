@@ -3,12 +3,12 @@
  * schema `createTestDatabase` makes carries this run's tag; when the run ends, any such schema still
  * there fails the run, named, after it is dropped. A test drops its schema with `database.drop()`.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { runSchemaPrefix, TEST_DATABASE_BASE } from './database.ts';
+import { dropSchema, runSchemaPrefix, TEST_DATABASE_BASE } from './database.ts';
+import { ensureRunTag } from './run-tag.ts';
 
 export default function setup(): () => Promise<void> {
-  process.env.BATCHFLEET_TEST_RUN ??= randomBytes(4).toString('hex');
+  ensureRunTag();
   return async () => {
     const client = new pg.Client({ connectionString: TEST_DATABASE_BASE });
     try {
@@ -20,7 +20,7 @@ export default function setup(): () => Promise<void> {
       const pattern = `${runSchemaPrefix().replace(/_/g, '\\_')}%`;
       const left = (await client.query<{ name: string }>('select nspname as name from pg_namespace where nspname like $1 order by 1', [pattern])).rows.map((r) => r.name);
       if (left.length === 0) return;
-      for (const name of left) await client.query(`drop schema if exists "${name}" cascade`);
+      for (const name of left) await dropSchema(name);
       console.error(`database leak guard: tests left ${left.length} schema(s): ${left.join(', ')}; drop a test's database when it ends (database.drop())`);
       process.exitCode = 1;
     } finally {

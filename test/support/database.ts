@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createDb, ensureDatabase, type Db } from '../../src/store/db.ts';
+import { runTag } from './run-tag.ts';
 
 /** The database test schemas live in (TEST_DATABASE_URL, or batchfleet_test on the local server). */
 export const TEST_DATABASE_BASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/batchfleet_test';
@@ -10,7 +11,7 @@ const MIGRATIONS = join(import.meta.dirname, '..', '..', 'prisma', 'migrations')
 
 /** Test schemas of this run start with this (the run's tag, as Redis prefixes do), so the leak guard finds those a test left. */
 export function runSchemaPrefix(): string {
-  return `t_${process.env.BATCHFLEET_TEST_RUN ?? 'adhoc'}_`;
+  return `t_${runTag()}_`;
 }
 
 /** A fresh PostgreSQL schema holding the migrated tables, private to one test file or test. */

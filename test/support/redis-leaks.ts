@@ -4,13 +4,12 @@
  * (`testPrefix`), and when the run ends any key left under the tag fails it, named by prefix.
  * A child process given a prefix (a worker, the CLI) leaves keys its test must delete too.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { deleteKeys, REDIS_URL, runPrefix, scanKeys } from './redis.ts';
+import { ensureRunTag } from './run-tag.ts';
 
 export default function setup(): () => Promise<void> {
-  // vitest calls this once per project, in one process: the first call picks the tag for all.
-  process.env.BATCHFLEET_TEST_RUN ??= randomBytes(4).toString('hex');
+  ensureRunTag();
   return async () => {
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
     try {

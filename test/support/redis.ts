@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { runTag } from './run-tag.ts';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
- * Where this run's test prefixes start, `bft-<run tag>-`: the tag is set once per vitest run by
- * the global setup (`redis-leaks.ts`), which looks here at the end for keys a test left behind.
+ * Where this run's test prefixes start, `bft-<run tag>-`: the global setup (`redis-leaks.ts`)
+ * looks here at the end for keys a test left behind.
  */
 export function runPrefix(): string {
-  return `bft-${process.env.BATCHFLEET_TEST_RUN ?? 'adhoc'}-`;
+  return `bft-${runTag()}-`;
 }
 
 /** A fresh BullMQ/Redis prefix for one test (`label` says whose, in a leak report). */
